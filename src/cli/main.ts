@@ -1,0 +1,43 @@
+import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { SpecReadError } from "../spec/load.js";
+import { registerFmt } from "./fmt.js";
+import { registerInspect } from "./inspect.js";
+import { UsageError } from "./output.js";
+import { registerValidate } from "./validate.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command("mdr")
+    .description("compile multi-domain recommendation specs (.mdr) to ONNX and run them")
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerValidate(program);
+  registerFmt(program);
+  registerInspect(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; user errors print one line and set the exit code, only compiler bugs show a stack. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; a usage mistake exits 2 (commander has printed the message).
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else if (e instanceof UsageError) {
+      process.stderr.write(`mdr: error: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else if (e instanceof SpecReadError) {
+      process.stderr.write(`mdr: error: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`mdr: internal error — this is a bug in mdrc, please report it with the input that caused it.\n${(e as Error).stack ?? e}\n`);
+      process.exitCode = 70;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { hasErrors, type Diagnostic } from "../diagnostics/diagnostic.js";
+import { createSourceFile, type SourceFile } from "../diagnostics/source.js";
+import { checkSpec } from "../check/checker.js";
+import { parse } from "../syntax/parse.js";
+import { readJsonForm } from "./json-form.js";
+import { lower } from "./lower.js";
+import { validateAgainstSchema } from "./schema.js";
+import type { SourceMap } from "./source-map.js";
+import type { Spec } from "./types.js";
+
+/** A problem reading the file itself (missing, unreadable, not UTF-8): a usage error, not a spec error. */
+export class SpecReadError extends Error {}
+
+export interface CompiledSpec {
+  file: SourceFile;
+  /** Present when no stage reported an error. */
+  spec?: Spec;
+  diagnostics: Diagnostic[];
+}
+
+export function readSpecFile(path: string): SourceFile {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    throw new SpecReadError(`cannot read ${path}: ${why}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new SpecReadError(`cannot read ${path}: it is not UTF-8 text`);
+  }
+  return createSourceFile(path, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+}
+
+/** The front end: text (.mdr or .json) → canonical spec, stopping after the first stage with errors. */
+export function compileSpecSource(file: SourceFile): CompiledSpec {
+  const isJson = file.path.toLowerCase().endsWith(".json");
+  let raw: Record<string, unknown> | undefined;
+  let sourceMap: SourceMap;
+  const diagnostics: Diagnostic[] = [];
+  if (isJson) {
+    const r = readJsonForm(file);
+    raw = r.spec;
+    sourceMap = r.sourceMap;
+    diagnostics.push(...r.diagnostics);
+  } else {
+    const parsed = parse(file);
+    diagnostics.push(...parsed.diagnostics);
+    const lowered = lower(parsed.document);
+    diagnostics.push(...lowered.diagnostics);
+    raw = lowered.spec;
+    sourceMap = lowered.sourceMap;
+  }
+  if (!raw || hasErrors(diagnostics)) return { file, diagnostics };
+  const explicit = structuredClone(raw);
+  diagnostics.push(...validateAgainstSchema(raw, sourceMap));
+  if (hasErrors(diagnostics)) return { file, diagnostics };
+  const spec = raw as unknown as Spec;
+  diagnostics.push(...checkSpec(spec, explicit, sourceMap));
+  return hasErrors(diagnostics) ? { file, diagnostics } : { file, spec: canonicalOrder(spec), diagnostics };
+}
+
+export function compileSpecFile(path: string): CompiledSpec {
+  return compileSpecSource(readSpecFile(path));
+}
+
+/** Key order of the canonical JSON is fixed, so equal specs serialise to equal bytes (and hashes). */
+function canonicalOrder(spec: Spec): Spec {
+  const order = ["version", "model", "label", "domain", "features", "experts", "gates", "stars", "towers", "loss", "train"];
+  const out: Record<string, unknown> = {};
+  for (const k of order) out[k] = (spec as unknown as Record<string, unknown>)[k];
+  return sortKeysDeep(out) as Spec;
+}
+
+function sortKeysDeep(v: unknown, top = true): unknown {
+  if (Array.isArray(v)) return v.map((x) => sortKeysDeep(x, false));
+  if (v && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (!top) entries.sort(([a], [b]) => (a === "name" ? -1 : b === "name" ? 1 : a === "kind" ? -1 : b === "kind" ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([k, x]) => [k, sortKeysDeep(x, false)]));
+  }
+  return v;
+}
