@@ -98,8 +98,37 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
 
   checkLoss(spec, report, wasSet);
   checkTrain(spec, report, wasSet);
-  if (!out.some((d) => d.severity === "error")) checkWidths(spec, report);
+  if (!out.some((d) => d.severity === "error")) {
+    checkWidths(spec, report);
+    pruneInapplicable(spec);
+  }
   return out;
+}
+
+/**
+ * Schema defaults are filled blindly; the canonical spec keeps only options that mean something where
+ * they stand (no `renormalize` on a softmax gate, no `min_count` on a hashed field), so that reading the
+ * canonical JSON back yields the same spec and no "ineffective option" warnings.
+ */
+function pruneInapplicable(spec: Spec): void {
+  for (const f of spec.features) {
+    if (f.kind !== "numeric" && (f.hash_buckets !== undefined || f.range !== undefined || f.table !== undefined)) {
+      delete (f as { min_count?: number }).min_count;
+    }
+  }
+  for (const g of spec.gates) {
+    const loose = g as Partial<GateSpec>;
+    if (g.type !== "topk") {
+      delete loose.topk_order;
+      delete loose.renormalize;
+      delete loose.dispatch;
+    } else if (g.topk_order === "before_softmax") {
+      delete loose.renormalize;
+    }
+    if (!g.inputs.includes("domain")) delete loose.domain_dim;
+    if (g.always_on.length === 0) delete loose.always_on_combine;
+  }
+  for (const s of spec.stars) if (s.aux_layers.length === 0) delete (s as { aux_dim?: number }).aux_dim;
 }
 
 type Report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at?: "key" | "value") => void;

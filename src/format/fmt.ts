@@ -30,9 +30,11 @@ export function formatDocument(doc: Document): string {
     return prev;
   };
   /** An end-of-line comment right after `offset`, on the same line. */
-  const trailing = (offset: number): string => {
-    if (next < comments.length && lineOf(comments[next].span.start) === lineOf(Math.max(0, offset - 1)) && comments[next].span.start >= offset - 1) {
-      return " " + comments[next++].text.trimEnd();
+  const trailing = (offset: number, before = Infinity): string => {
+    const c = comments[next];
+    if (c && c.span.start < before && lineOf(c.span.start) === lineOf(Math.max(0, offset - 1)) && c.span.start >= offset - 1) {
+      next++;
+      return " " + c.text.trimEnd();
     }
     return "";
   };
@@ -64,7 +66,8 @@ export function formatDocument(doc: Document): string {
       return;
     }
     const openBrace = e.name ? e.name.span.end : e.keyword.span.end;
-    out.push(`${head} {${trailing(text.indexOf("{", openBrace) + 1)}`);
+    // A comment after '{' belongs to the header only if no entry starts on that line before it.
+    out.push(`${head} {${trailing(text.indexOf("{", openBrace) + 1, e.entries[0]?.span.start ?? Infinity)}`);
     entries(e.entries, depth + 1, e.span.end - 1);
     out.push(`${indent}}${trailing(e.span.end)}`);
   };
