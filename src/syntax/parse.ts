@@ -138,7 +138,7 @@ function syntaxDiagnostic(file: SourceFile, error: IRecognitionException): Diagn
 /** Chevrotain's messages list token labels; we keep the labels and drop its wording. */
 function expectedFrom(error: IRecognitionException): string | undefined {
   const msg = error.message;
-  const single = /Expecting token of type --> (.*?) <--/.exec(msg);
+  const single = /Expecting (?:token of type )?--> (.*?) <--/.exec(msg);
   if (single) return single[1];
   const alts = [...msg.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1].trim()).filter(Boolean);
   if (alts.length > 0) return unique(alts.flatMap((a) => a.split(/,\s*/))).join(" or ");

@@ -1,0 +1,26 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+
+export const root = new URL("../../", import.meta.url).pathname;
+
+export function exampleSources(): string[] {
+  return ["shared_bottom", "mmoe", "ple", "star", "cesaa"].map((n) => readFileSync(`${root}examples/movielens/${n}.mdr`, "utf8"));
+}
+
+export function machine(): Record<string, string | number> {
+  return { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", date: new Date().toISOString().slice(0, 10) };
+}
+
+/** Writes bench/results/<name>.json and .md (a table of the rows). */
+export function writeResults(name: string, rows: Record<string, string | number>[], notes: string[] = []): void {
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(`${root}bench/results/${name}.json`, JSON.stringify({ machine: machine(), rows }, null, 2) + "\n");
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const md = [
+    `# ${name}`, "", `Machine: ${machine().cpu}, ${machine().cpus} cores, Node ${process.version}, ${machine().date}.`, "",
+    `| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${keys.map((k) => String(r[k] ?? "")).join(" | ")} |`),
+    "", ...notes,
+  ].join("\n");
+  writeFileSync(`${root}bench/results/${name}.md`, md + "\n");
+}
