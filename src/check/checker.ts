@@ -248,8 +248,8 @@ function checkGate(spec: Spec, g: GateSpec, path: string, resolve: Resolve, repo
     if (!c || c === FEATURES || c.kind !== "pool") return;
     if (listed.has(name)) {
       report("contradictory-options", p, { message: `'${name}' is both gated and always on.`, hint: "List a pool in `pools` or in `always_on`, not both." });
-    } else if (c.spec.scope === "routed") {
-      report("contradictory-options", p, { message: `'${name}' is a routed pool, so it cannot be always on.`, hint: "Always-on experts are `scope: shared` (or per_domain)." });
+    } else if (c.spec.scope !== "shared") {
+      report("contradictory-options", p, { message: `'${name}' is a ${c.spec.scope} pool; always-on experts are shared by every row.`, hint: "Use a `scope: shared` pool here." });
     }
   });
   for (const pool of pools) {

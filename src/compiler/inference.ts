@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import type { DispatchMode } from "../graph/dispatch.js";
+import { emptyModelData, type ModelData } from "../graph/model-data.js";
+import { buildModel } from "../graph/model.js";
+import { emitModel } from "../onnx/emit.js";
+import { DEFAULT_OPSET, opsetInfo } from "../onnx/opset.js";
+import type { Spec } from "../spec/types.js";
+import { mdrcVersion } from "./version.js";
+
+export interface CompileOptions {
+  opset?: number;
+  dispatch?: DispatchMode;
+  debugOutputs?: boolean;
+  data?: ModelData;
+  /** Total tensor bytes above which weights go to external data (tests lower it). */
+  externalDataAbove?: number;
+}
+
+export interface Manifest {
+  format: "mdrc-manifest/1";
+  model: string;
+  mdrc_version: string;
+  spec_sha256: string;
+  opset: number;
+  ml_opset: number;
+  ir_version: number;
+  files: { model: string; external_data?: string };
+  label: string;
+  inputs: { name: string; column: string; dtype: string; shape: (number | string)[]; meaning: string; split_by?: string }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[]; meaning: string }[];
+  domain: { column: string; values: string[]; unknown: string; fallback?: string };
+  features: { name: string; kind: string; column: string; table?: string; table_rows?: number; vocabulary?: number }[];
+  dispatch: Record<string, DispatchMode>;
+  numeric: ModelData["numeric"];
+  spec: Spec;
+}
+
+export interface CompiledInference {
+  files: Record<string, Uint8Array>;
+  manifest: Manifest;
+}
+
+export function specHash(spec: Spec): string {
+  return createHash("sha256").update(JSON.stringify(spec)).digest("hex");
+}
+
+/** Canonical spec → inference ONNX model + manifest (bytes, not yet on disk). */
+export function compileInference(spec: Spec, options: CompileOptions = {}): CompiledInference {
+  const opset = options.opset ?? DEFAULT_OPSET;
+  const info = opsetInfo(opset);
+  const data = options.data ?? emptyModelData();
+  const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs });
+  const hash = specHash(spec);
+  const emitted = emitModel(built.graph, {
+    producerVersion: mdrcVersion,
+    docString: `mdrc model ${spec.model}`,
+    metadata: { "mdrc.spec_sha256": hash, "mdrc.model": spec.model },
+    externalDataAbove: options.externalDataAbove,
+    externalDataFile: "model.onnx.data",
+  });
+  const g = built.graph;
+  const manifest: Manifest = {
+    format: "mdrc-manifest/1",
+    model: spec.model,
+    mdrc_version: mdrcVersion,
+    spec_sha256: hash,
+    opset,
+    ml_opset: info.ml,
+    ir_version: info.ir,
+    files: { model: "model.onnx", ...(emitted.externalData ? { external_data: "model.onnx.data" } : {}) },
+    label: spec.label,
+    inputs: built.features.inputs.map((i) => ({
+      name: i.column, column: i.column, dtype: i.dtype, shape: i.shape, meaning: i.role, ...(i.splitBy !== undefined ? { split_by: i.splitBy } : {}),
+    })),
+    outputs: [...g.outputs].sort((a, b) => rank(a.name) - rank(b.name)).map((o) => ({ name: o.name, dtype: o.dtype, shape: [...o.shape], meaning: o.doc ?? "" })),
+    domain: { column: spec.domain.column, values: spec.domain.values, unknown: spec.domain.unknown, ...(spec.domain.fallback ? { fallback: spec.domain.fallback } : {}) },
+    features: spec.features.map((f) => ({
+      name: f.name, kind: f.kind, column: f.column,
+      ...(f.kind !== "numeric" && f.table ? { table: f.table } : {}),
+      ...(built.features.tableRows[f.name] !== undefined ? { table_rows: built.features.tableRows[f.name] } : {}),
+      ...(f.kind !== "numeric" && !f.table && f.hash_buckets === undefined && !f.range ? { vocabulary: data.vocabularies[f.name]?.length ?? 0 } : {}),
+    })),
+    dispatch: Object.fromEntries(spec.gates.filter((x) => x.type === "topk").map((x) => [x.name, options.dispatch ?? x.dispatch])),
+    numeric: data.numeric,
+    spec,
+  };
+  const files: Record<string, Uint8Array> = { "model.onnx": emitted.model };
+  if (emitted.externalData) files["model.onnx.data"] = emitted.externalData;
+  return { files, manifest };
+}
+
+function rank(name: string): number {
+  return name === "probability" ? 0 : name === "logit" ? 1 : 2;
+}

@@ -1,0 +1,129 @@
+import { compilerAssert } from "../diagnostics/diagnostic.js";
+import type { AttrValue, DType, Dim, Tensor, TensorData } from "./tensor.js";
+
+export interface Node {
+  readonly name: string;
+  readonly opType: string;
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: Readonly<Record<string, AttrValue>>;
+}
+
+export interface Initializer extends TensorData {
+  readonly name: string;
+}
+
+export interface GraphIO extends Tensor {
+  readonly doc?: string;
+}
+
+/**
+ * Collects nodes, parameters and inputs of one graph. Names come from a scope stack
+ * (`pool.specific.expert3.dense1.weight`), so a graph viewer shows the architecture.
+ */
+export class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly initializers: Initializer[] = [];
+  readonly inputs: GraphIO[] = [];
+  readonly outputs: GraphIO[] = [];
+  private readonly scopes: string[] = [];
+  private readonly used = new Set<string>();
+  private readonly constants = new Map<string, Tensor>();
+  /** Names of trainable parameters, as opposed to constants. */
+  readonly parameters = new Set<string>();
+
+  constructor(readonly opset: number) {}
+
+  /** Runs `fn` with `name` appended to the naming scope. */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopes.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Runs `fn` at the top-level scope (for things shared across scopes, such as embedding tables). */
+  atRoot<T>(fn: () => T): T {
+    const saved = this.scopes.splice(0);
+    try {
+      return fn();
+    } finally {
+      this.scopes.push(...saved);
+    }
+  }
+
+  /** A fresh value name under the current scope. */
+  fresh(base: string): string {
+    const prefix = this.scopes.length ? `${this.scopes.join(".")}.` : "";
+    let name = `${prefix}${base}`;
+    for (let i = 1; this.used.has(name); i++) name = `${prefix}${base}_${i}`;
+    this.used.add(name);
+    return name;
+  }
+
+  input(name: string, dtype: DType, shape: Dim[], doc?: string): Tensor {
+    compilerAssert(!this.used.has(name), `duplicate graph input ${name}`);
+    this.used.add(name);
+    const t = { name, dtype, shape, ...(doc ? { doc } : {}) };
+    this.inputs.push(t);
+    return t;
+  }
+
+  output(t: Tensor, name: string, doc?: string): Tensor {
+    const out = this.node("Identity", [t], {}, [{ dtype: t.dtype, shape: [...t.shape] }], name)[0];
+    this.outputs.push({ ...out, ...(doc ? { doc } : {}) });
+    return out;
+  }
+
+  /** A trainable parameter (an initializer) named under the current scope. */
+  param(base: string, data: TensorData): Tensor {
+    return this.paramNamed(this.fresh(base), data);
+  }
+
+  /** A parameter whose name was already reserved with `fresh` (its init stream is keyed by the name). */
+  paramNamed(name: string, data: TensorData): Tensor {
+    this.initializers.push({ name, ...data });
+    this.parameters.add(name);
+    return { name, dtype: data.dtype, shape: [...data.shape] };
+  }
+
+  /** A constant, deduplicated by value so repeated small constants are stored once. */
+  constant(data: TensorData, base = "const"): Tensor {
+    const key = `${data.dtype}|${data.shape.join(",")}|${Array.from(data.data as ArrayLike<unknown>, String).join(",")}`;
+    const hit = this.constants.get(key);
+    if (hit) return hit;
+    const name = this.fresh(base);
+    this.initializers.push({ name, ...data });
+    const t = { name, dtype: data.dtype, shape: [...data.shape] };
+    this.constants.set(key, t);
+    return t;
+  }
+
+  /** Adds a node; output types come from the op constructor's shape inference. */
+  node(opType: string, inputs: (Tensor | undefined)[], attributes: Record<string, AttrValue>, outputs: { dtype: DType; shape: Dim[] }[],
+    outputName?: string, domain = ""): Tensor[] {
+    const outs = outputs.map((o, i) => ({
+      name: outputName && i === 0 ? this.claim(outputName) : this.fresh(`${opType}${outputs.length > 1 ? `_out${i}` : ""}`),
+      dtype: o.dtype,
+      shape: o.shape,
+    }));
+    this.nodes.push({
+      name: this.fresh(`${opType}_node`),
+      opType,
+      domain,
+      inputs: inputs.map((t) => t?.name ?? ""),
+      outputs: outs.map((o) => o.name),
+      attributes,
+    });
+    return outs;
+  }
+
+  private claim(name: string): string {
+    compilerAssert(!this.used.has(name), `duplicate value name ${name}`);
+    this.used.add(name);
+    return name;
+  }
+}

@@ -1,0 +1,118 @@
+import type { Activation } from "../spec/types.js";
+import { filled, uniform } from "./init.js";
+import type { Graph } from "./ops.js";
+import type { Tensor } from "./tensor.js";
+
+export interface MlpShape {
+  inWidth: number;
+  layers: readonly number[];
+  activation: Activation;
+  layerNorm: boolean;
+  /** Whether the last layer is followed by the activation (experts: yes; a logit layer: no). */
+  activateLast: boolean;
+}
+
+/** Parameters of one MLP layer, possibly stacked over `copies` experts: weight [copies?, in, out]. */
+export interface LayerParams {
+  weight: Tensor;
+  bias: Tensor;
+  lnScale?: Tensor;
+  lnBias?: Tensor;
+}
+
+/**
+ * Creates the parameters of an MLP stacked over `copies` experts (PyTorch's nn.Linear initialisation:
+ * U(±1/√in) for weights and biases). `copies` undefined means a plain [in, out] layer.
+ */
+export function mlpParams(g: Graph, seed: number, shape: MlpShape, copies?: number): LayerParams[] {
+  const out: LayerParams[] = [];
+  let w = shape.inWidth;
+  shape.layers.forEach((width, i) => {
+    g.scope(`dense${i + 1}`, () => {
+      const bound = 1 / Math.sqrt(w);
+      const lead = copies === undefined ? [] : [copies];
+      const weightName = g.fresh("weight");
+      const biasName = g.fresh("bias");
+      const p: LayerParams = {
+        weight: g.paramNamed(weightName, uniform(seed, weightName, [...lead, w, width], bound)),
+        bias: g.paramNamed(biasName, uniform(seed, biasName, [...lead, width], bound)),
+      };
+      const hasNorm = shape.layerNorm && (i < shape.layers.length - 1 || shape.activateLast);
+      if (hasNorm) {
+        const s = g.fresh("ln_scale");
+        const b = g.fresh("ln_bias");
+        p.lnScale = g.paramNamed(s, filled([...lead, width], 1));
+        p.lnBias = g.paramNamed(b, filled([...lead, width], 0));
+      }
+      out.push(p);
+    });
+    w = width;
+  });
+  return out;
+}
+
+export function activate(g: Graph, x: Tensor, activation: Activation): Tensor {
+  switch (activation) {
+    case "relu": return g.relu(x);
+    case "sigmoid": return g.sigmoid(x);
+    case "tanh": return g.tanh(x);
+    case "silu": return g.mul(x, g.sigmoid(x));
+    case "gelu": // exact GELU, x·Φ(x); the Gelu op itself only exists from opset 20
+      return g.mul(g.mul(x, g.scalar(0.5)), g.add(g.erf(g.mul(x, g.scalar(Math.SQRT1_2))), g.scalar(1)));
+    case "leaky_relu": return g.leakyRelu(x);
+    case "elu": return g.elu(x);
+    case "identity": return x;
+  }
+}
+
+/** Layer norm whose scale/shift may be stacked per expert ([E, 1, w] against activations [E, N, w]). */
+function norm(g: Graph, h: Tensor, p: LayerParams): Tensor {
+  if (!p.lnScale || !p.lnBias) return h;
+  if (p.lnScale.shape.length === 1) return g.layerNorm(h, p.lnScale, p.lnBias);
+  const ones = g.floats([1], [1]);
+  const zeros = g.floats([0], [1]);
+  const n = g.layerNorm(h, ones, zeros);
+  return g.add(g.mul(n, g.unsqueeze(p.lnScale, [1])), g.unsqueeze(p.lnBias, [1]));
+}
+
+/** Runs an MLP on x [n, in] with plain parameters. */
+export function mlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: MlpShape): Tensor {
+  let h = x;
+  params.forEach((p, i) => {
+    h = g.add(g.matmul(h, p.weight), p.bias);
+    const last = i === params.length - 1;
+    if (!last || shape.activateLast) h = activate(g, norm(g, h, p), shape.activation);
+  });
+  return h;
+}
+
+/**
+ * Runs every expert of a stacked pool on every row: x [N, in] → [E, N, out]. The first layer is one
+ * wide MatMul against the weights laid out [in, E·h]; later layers are batched MatMuls.
+ */
+export function stackedMlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: MlpShape, copies: number): Tensor {
+  let h: Tensor | undefined;
+  params.forEach((p, i) => {
+    const width = shape.layers[i];
+    if (i === 0) {
+      const wide = g.reshape(g.transpose(p.weight, [1, 0, 2]), [shape.inWidth, copies * width]);
+      const flat = g.add(g.matmul(x, wide), g.reshape(p.bias, [copies * width]));
+      h = g.transpose(g.reshape(flat, [-1, copies, width], x.shape[0]), [1, 0, 2]);
+    } else {
+      h = g.add(g.matmul(h!, p.weight), g.unsqueeze(p.bias, [1]));
+    }
+    const last = i === params.length - 1;
+    if (!last || shape.activateLast) h = activate(g, norm(g, h!, p), shape.activation);
+  });
+  return h!;
+}
+
+/** The parameters of expert `e` of a stacked pool (Gather on initializers: constant-folded by ORT). */
+export function expertSlice(g: Graph, params: LayerParams[], e: number): LayerParams[] {
+  const idx = g.ints([e], []);
+  return params.map((p) => ({
+    weight: g.gather(p.weight, idx),
+    bias: g.gather(p.bias, idx),
+    ...(p.lnScale && p.lnBias ? { lnScale: g.gather(p.lnScale, idx), lnBias: g.gather(p.lnBias, idx) } : {}),
+  }));
+}

@@ -1,0 +1,236 @@
+import { componentWidths } from "../check/widths.js";
+import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec, type StarSpec, type TowerSpec } from "../spec/types.js";
+import { dispatch, selectDomain, type DispatchMode, type ExpertGroup } from "./dispatch.js";
+import { buildFeatures, type FeatureGraph } from "./features.js";
+import { filled, uniform } from "./init.js";
+import { mlpForward, mlpParams, stackedMlpForward, type LayerParams, type MlpShape } from "./layers.js";
+import type { ModelData } from "./model-data.js";
+import { Graph } from "./ops.js";
+import type { Tensor } from "./tensor.js";
+
+export interface BuildOptions {
+  opset: number;
+  /** Overrides every top-k gate's `dispatch`. */
+  dispatch?: DispatchMode;
+  /** Adds router probabilities and selected experts per row as outputs. */
+  debugOutputs?: boolean;
+}
+
+export interface ModelGraph {
+  graph: Graph;
+  features: FeatureGraph;
+  logit: Tensor;
+  probability: Tensor;
+}
+
+/**
+ * Builds the inference graph of a canonical spec: features → components in dataflow order → tower logit.
+ * Each component's output is built once and reused by every reader.
+ */
+export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): ModelGraph {
+  const g = new Graph(options.opset);
+  const seed = spec.train.seed;
+  const D = spec.domain.values.length;
+  const widths = componentWidths(spec);
+  const features = buildFeatures(g, spec, data, seed);
+  const domainOneHot = g.scope("domain", () => g.cast(g.oneHotMask(features.domain, D), "float32"));
+
+  const pools = new Map(spec.experts.map((p) => [p.name, p]));
+  const gates = new Map(spec.gates.map((x) => [x.name, x]));
+  const stars = new Map(spec.stars.map((x) => [x.name, x]));
+  const outputs = new Map<string, Tensor>([[FEATURES, features.x]]);
+  const groups = new Map<string, ExpertGroup>();
+  let auxLogit: Tensor | undefined;
+
+  const copiesOf = (p: ExpertPoolSpec) => (p.scope === "per_domain" ? p.count * D : p.count);
+  const expertShape = (p: ExpertPoolSpec): MlpShape => ({ inWidth: widths.get(p.input)!, layers: p.layers, activation: p.activation, layerNorm: p.layer_norm, activateLast: true });
+
+  /** A pool's stacked parameters, created once however many gates mix it. */
+  const groupOf = (p: ExpertPoolSpec): ExpertGroup => {
+    const hit = groups.get(p.name);
+    if (hit) return hit;
+    const input = outputOf(p.input);
+    const shape = expertShape(p);
+    const copies = copiesOf(p);
+    const params = g.atRoot(() => g.scope(`pool.${p.name}`, () => mlpParams(g, seed, shape, copies)));
+    const group = { name: p.name, input, params, shape, copies, outWidth: p.layers[p.layers.length - 1] };
+    groups.set(p.name, group);
+    return group;
+  };
+
+  const outputOf = (name: string): Tensor => {
+    const hit = outputs.get(name);
+    if (hit) return hit;
+    let out: Tensor;
+    const pool = pools.get(name);
+    const gate = gates.get(name);
+    const star = stars.get(name);
+    // Components are named from the root, whichever reader asked for them first.
+    if (pool) out = g.atRoot(() => g.scope(`pool.${name}`, () => poolMean(pool)));
+    else if (gate) out = g.atRoot(() => g.scope(`gate.${name}`, () => gateOutput(gate)));
+    else if (star) out = g.atRoot(() => g.scope(`star.${name}`, () => starOutput(star)));
+    else throw new Error(`unknown component ${name}`);
+    outputs.set(name, out);
+    return out;
+  };
+
+  /** A pool read directly as an input: the mean of its experts (the row's own copies for per_domain). */
+  const poolMean = (p: ExpertPoolSpec): Tensor => {
+    const group = groupOf(p);
+    const all = stackedMlpForward(g, group.input, group.params, group.shape, group.copies); // [C, N, out]
+    if (p.scope !== "per_domain") return g.reduceMean(all, [0]);
+    const perDomain = g.reduceMean(g.reshape(all, [D, p.count, -1, group.outWidth], "N"), [1]); // [D, N, out]
+    return selectDomain(g, g.transpose(perDomain, [1, 0, 2]), domainOneHot);
+  };
+
+  const gateOutput = (gate: GateSpec): Tensor => {
+    const gatePools = gate.pools.map((n) => pools.get(n)!);
+    const gGroups = gatePools.map(groupOf);
+    // Local choices: a per-domain gate sees each per_domain pool's `count` own slots; a router sees all copies.
+    const local: number[][] = Array.from({ length: D }, () => []);
+    let offset = 0;
+    for (const p of gatePools) {
+      const slots = p.scope === "per_domain" && gate.per === "domain" ? p.count : copiesOf(p);
+      for (let d = 0; d < D; d++) {
+        for (let j = 0; j < slots; j++) local[d].push(offset + (p.scope === "per_domain" && gate.per === "domain" ? d * p.count + j : j));
+      }
+      offset += copiesOf(p);
+    }
+    const choices = local[0].length;
+    const identity = local.every((row) => row.every((v, j) => v === j)) && choices === offset;
+
+    const gin = gateInput(gate);
+    const inW = gin.shape[1] as number;
+    const logits = g.scope("router", () => {
+      const copies = gate.per === "domain" ? D : 1;
+      const wName = g.fresh("weight");
+      const bName = g.fresh("bias");
+      const W = g.paramNamed(wName, uniform(seed, wName, [inW, copies * choices], 1 / Math.sqrt(inW)));
+      const b = g.paramNamed(bName, uniform(seed, bName, [copies * choices], 1 / Math.sqrt(inW)));
+      const all = g.add(g.matmul(gin, W), b);
+      return copies === 1 ? all : selectDomain(g, g.reshape(all, [-1, D, choices], "N"), domainOneHot);
+    });
+
+    let localIdx: Tensor;
+    let weights: Tensor;
+    let probabilities: Tensor;
+    if (gate.type === "topk") {
+      const k = gate.k!;
+      if (gate.topk_order === "before_softmax") {
+        probabilities = g.softmax(logits);
+        const [v, i] = g.topK(logits, k);
+        weights = g.softmax(v);
+        localIdx = i;
+      } else {
+        probabilities = g.softmax(logits);
+        const [v, i] = g.topK(probabilities, k);
+        weights = gate.renormalize ? g.div(v, g.reduceSum(v, [1], true)) : v;
+        localIdx = i;
+      }
+    } else {
+      probabilities = g.softmax(logits);
+      weights = probabilities;
+      localIdx = g.expand(g.ints(Array.from({ length: choices }, (_, j) => j), [1, choices]), g.shapeOf(logits), ["N", choices]);
+    }
+    const globalIdx = identity ? localIdx : g.gatherElements(g.gather(g.ints(local.flat(), [D, choices]), features.domain), localIdx, 1);
+
+    if (options.debugOutputs) {
+      g.output(probabilities, `debug.${gate.name}.probabilities`, `router probabilities over the ${choices} choices of gate ${gate.name}`);
+      if (gate.type === "topk") g.output(localIdx, `debug.${gate.name}.selected`, `experts selected by gate ${gate.name} (choice index)`);
+    }
+
+    const mode: DispatchMode = gate.type === "topk" ? options.dispatch ?? gate.dispatch : identity ? "dense" : "sparse";
+    const denseWeights = gate.type !== "topk" && identity ? probabilities : undefined;
+    let mixed = dispatch(g, gGroups, globalIdx, weights, mode, denseWeights);
+    if (gate.always_on.length) mixed = g.add(mixed, g.scope("always_on", () => alwaysOn(gate, gin)));
+    return mixed;
+  };
+
+  const gateInput = (gate: GateSpec): Tensor => {
+    const parts: Tensor[] = [];
+    if (gate.inputs.includes("features")) parts.push(outputOf(gate.input));
+    if (gate.inputs.includes("domain")) {
+      parts.push(g.scope("domain_embedding", () => {
+        const name = g.fresh("table");
+        return g.gather(g.paramNamed(name, uniform(seed, name, [D, gate.domain_dim], 0.05)), features.domain);
+      }));
+    }
+    return g.concat(parts, 1);
+  };
+
+  const alwaysOn = (gate: GateSpec, gin: Tensor): Tensor => {
+    const aGroups = gate.always_on.map((n) => groupOf(pools.get(n)!));
+    const all = g.concat(aGroups.map((gr) => g.scope(gr.name, () => stackedMlpForward(g, gr.input, gr.params, gr.shape, gr.copies))), 0); // [S, N, out]
+    if (gate.always_on_combine === "mean") return g.reduceMean(all, [0]);
+    const S = aGroups.reduce((n, gr) => n + gr.copies, 0);
+    const inW = gin.shape[1] as number;
+    const wName = g.fresh("gate_weight");
+    const bName = g.fresh("gate_bias");
+    const W = g.paramNamed(wName, uniform(seed, wName, [inW, D * S], 1 / Math.sqrt(inW)));
+    const b = g.paramNamed(bName, uniform(seed, bName, [D * S], 1 / Math.sqrt(inW)));
+    const p = g.softmax(selectDomain(g, g.reshape(g.add(g.matmul(gin, W), b), [-1, D, S], "N"), domainOneHot));
+    const out = aGroups[0].outWidth;
+    return g.reshape(g.matmul(g.unsqueeze(p, [1]), g.transpose(all, [1, 0, 2])), [-1, out], "N");
+  };
+
+  const starOutput = (s: StarSpec): Tensor => {
+    let x = outputOf(s.input);
+    const inW = widths.get(s.input)!;
+    if (s.partitioned_norm) x = g.scope("partitioned_norm", () => partitionedNorm(x, inW));
+    const shape: MlpShape = { inWidth: inW, layers: s.layers, activation: s.activation, layerNorm: s.layer_norm, activateLast: true };
+    // Per layer W_d = W_shared ⊙ W_domain, b_d = b_shared + b_domain; the domain factors start at 1 and 0.
+    const shared = g.scope("shared", () => mlpParams(g, seed, shape));
+    const domainParams = g.scope("domain", () => {
+      let w = inW;
+      return s.layers.map((width, i) => g.scope(`dense${i + 1}`, () => {
+        const p = { weight: g.param("weight", filled([D, w, width], 1)), bias: g.param("bias", filled([D, width], 0)) };
+        w = width;
+        return p;
+      }));
+    });
+    const combined: LayerParams[] = shared.map((p, i) => ({
+      weight: g.mul(g.unsqueeze(p.weight, [0]), domainParams[i].weight),
+      bias: g.add(g.unsqueeze(p.bias, [0]), domainParams[i].bias),
+      ...(p.lnScale && p.lnBias ? { lnScale: g.unsqueeze(p.lnScale, [0]), lnBias: g.unsqueeze(p.lnBias, [0]) } : {}),
+    }));
+    if (s.aux_layers.length) {
+      const aux = g.scope("aux", () => {
+        const name = g.fresh("domain_table");
+        const emb = g.gather(g.paramNamed(name, uniform(seed, name, [D, s.aux_dim], 0.05)), features.domain);
+        const auxShape: MlpShape = { inWidth: s.aux_dim, layers: [...s.aux_layers, 1], activation: s.activation, layerNorm: false, activateLast: false };
+        return mlpForward(g, emb, mlpParams(g, seed, auxShape), auxShape);
+      });
+      auxLogit = auxLogit ? g.add(auxLogit, aux) : aux;
+    }
+    const group: ExpertGroup = { name: "domain_fcn", input: x, params: combined, shape, copies: D, outWidth: s.layers[s.layers.length - 1] };
+    return dispatch(g, [group], g.unsqueeze(features.domain, [1]), undefined, "sparse");
+  };
+
+  /** STAR's partitioned normalisation: shared statistics, scale γ·γ_d and shift β + β_d per domain. */
+  const partitionedNorm = (x: Tensor, w: number): Tensor => {
+    const mean = g.param("running_mean", filled([w], 0));
+    const variance = g.param("running_var", filled([w], 1));
+    const gamma = g.param("scale", filled([w], 1));
+    const beta = g.param("shift", filled([w], 0));
+    const gammaD = g.gather(g.param("domain_scale", filled([D, w], 1)), features.domain);
+    const betaD = g.gather(g.param("domain_shift", filled([D, w], 0)), features.domain);
+    const normed = g.div(g.sub(x, mean), g.sqrt(g.add(variance, g.scalar(1e-5))));
+    return g.add(g.mul(normed, g.mul(gamma, gammaD)), g.add(beta, betaD));
+  };
+
+  const tower = spec.towers[0];
+  const logitColumn = g.scope(`tower.${tower.name}`, () => towerLogit(tower));
+  function towerLogit(t: TowerSpec): Tensor {
+    const input = outputOf(t.input);
+    const shape: MlpShape = { inWidth: widths.get(t.input)!, layers: [...t.layers, 1], activation: t.activation, layerNorm: t.layer_norm, activateLast: false };
+    if (t.per === "shared") return mlpForward(g, input, mlpParams(g, seed, shape), shape);
+    const group: ExpertGroup = { name: "domain", input, params: mlpParams(g, seed, shape, D), shape, copies: D, outWidth: 1 };
+    return dispatch(g, [group], g.unsqueeze(features.domain, [1]), undefined, "sparse");
+  }
+  let logit2d = logitColumn;
+  if (auxLogit) logit2d = g.add(logit2d, auxLogit);
+  const logitVec = g.reshape(logit2d, [-1], "N");
+  const logit = g.output(logitVec, "logit", "log-odds of a positive label, per row");
+  const probability = g.output(g.sigmoid(logitVec), "probability", "probability of a positive label, per row");
+  return { graph: g, features, logit, probability };
+}

@@ -1,0 +1,191 @@
+import { compilerAssert } from "../diagnostics/diagnostic.js";
+import { GraphBuilder } from "./builder.js";
+import { broadcastShapes, type DType, type Dim, type Tensor } from "./tensor.js";
+
+const f32 = (values: number[], shape: number[] = [values.length]) => ({ dtype: "float32" as const, shape, data: Float32Array.from(values) });
+const i64 = (values: number[], shape: number[] = [values.length]) => ({ dtype: "int64" as const, shape, data: BigInt64Array.from(values.map(BigInt)) });
+
+function normAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  compilerAssert(a >= 0 && a < rank, `axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+function mulDims(a: Dim, b: Dim): Dim {
+  return typeof a === "number" && typeof b === "number" ? a * b : "?";
+}
+
+/**
+ * One constructor per ONNX op, each inferring its output's dtype and shape at once, so a wrong shape is
+ * caught while the model is built, next to the spec construct that asked for it.
+ */
+export class Graph extends GraphBuilder {
+  // ---- constants
+  scalar(v: number): Tensor {
+    return this.constant(f32([v], []), "scalar");
+  }
+  floats(values: number[], shape?: number[]): Tensor {
+    return this.constant(f32(values, shape));
+  }
+  ints(values: number[], shape?: number[]): Tensor {
+    return this.constant(i64(values, shape), "ints");
+  }
+
+  // ---- elementwise
+  private binary(op: string, a: Tensor, b: Tensor, dtype: DType = a.dtype): Tensor {
+    return this.node(op, [a, b], {}, [{ dtype, shape: broadcastShapes(a.shape, b.shape, op) }])[0];
+  }
+  add(a: Tensor, b: Tensor) { return this.binary("Add", a, b); }
+  sub(a: Tensor, b: Tensor) { return this.binary("Sub", a, b); }
+  mul(a: Tensor, b: Tensor) { return this.binary("Mul", a, b); }
+  div(a: Tensor, b: Tensor) { return this.binary("Div", a, b); }
+  pow(a: Tensor, b: Tensor) { return this.binary("Pow", a, b); }
+  max(a: Tensor, b: Tensor) { return this.binary("Max", a, b); }
+  min(a: Tensor, b: Tensor) { return this.binary("Min", a, b); }
+  equal(a: Tensor, b: Tensor) { return this.binary("Equal", a, b, "bool"); }
+  greater(a: Tensor, b: Tensor) { return this.binary("Greater", a, b, "bool"); }
+  greaterOrEqual(a: Tensor, b: Tensor) { return this.binary("GreaterOrEqual", a, b, "bool"); }
+  less(a: Tensor, b: Tensor) { return this.binary("Less", a, b, "bool"); }
+  and(a: Tensor, b: Tensor) { return this.binary("And", a, b, "bool"); }
+  or(a: Tensor, b: Tensor) { return this.binary("Or", a, b, "bool"); }
+
+  private unary(op: string, x: Tensor, attrs: Record<string, number> = {}, dtype: DType = x.dtype): Tensor {
+    return this.node(op, [x], attrs, [{ dtype, shape: [...x.shape] }])[0];
+  }
+  relu(x: Tensor) { return this.unary("Relu", x); }
+  sigmoid(x: Tensor) { return this.unary("Sigmoid", x); }
+  tanh(x: Tensor) { return this.unary("Tanh", x); }
+  exp(x: Tensor) { return this.unary("Exp", x); }
+  log(x: Tensor) { return this.unary("Log", x); }
+  neg(x: Tensor) { return this.unary("Neg", x); }
+  sqrt(x: Tensor) { return this.unary("Sqrt", x); }
+  abs(x: Tensor) { return this.unary("Abs", x); }
+  erf(x: Tensor) { return this.unary("Erf", x); }
+  not(x: Tensor) { return this.unary("Not", x); }
+  softplus(x: Tensor) { return this.unary("Softplus", x); }
+  isNaN(x: Tensor) { return this.unary("IsNaN", x, {}, "bool"); }
+  leakyRelu(x: Tensor, alpha = 0.01) { return this.node("LeakyRelu", [x], { alpha: { float: alpha } }, [{ dtype: x.dtype, shape: [...x.shape] }])[0]; }
+  elu(x: Tensor, alpha = 1) { return this.node("Elu", [x], { alpha: { float: alpha } }, [{ dtype: x.dtype, shape: [...x.shape] }])[0]; }
+  identity(x: Tensor) { return this.unary("Identity", x); }
+  cast(x: Tensor, to: DType): Tensor {
+    const code = { float32: 1, int64: 7, string: 8, bool: 9 }[to];
+    return this.node("Cast", [x], { to: code }, [{ dtype: to, shape: [...x.shape] }])[0];
+  }
+  where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+    const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "Where"), b.shape, "Where");
+    return this.node("Where", [cond, a, b], {}, [{ dtype: a.dtype, shape }])[0];
+  }
+
+  // ---- linear algebra and normalisation
+  matmul(a: Tensor, b: Tensor): Tensor {
+    compilerAssert(a.shape.length >= 2 && b.shape.length >= 2, `MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
+    const k1 = a.shape[a.shape.length - 1];
+    const k2 = b.shape[b.shape.length - 2];
+    compilerAssert(typeof k1 !== "number" || typeof k2 !== "number" || k1 === k2, `MatMul inner dims differ: [${a.shape}] @ [${b.shape}]`);
+    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "MatMul");
+    return this.node("MatMul", [a, b], {}, [{ dtype: a.dtype, shape: [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]] }])[0];
+  }
+  softmax(x: Tensor, axis = -1): Tensor {
+    return this.node("Softmax", [x], { axis }, [{ dtype: x.dtype, shape: [...x.shape] }])[0];
+  }
+  layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+    return this.node("LayerNormalization", [x, scale, bias], { axis: -1, epsilon: { float: epsilon } }, [{ dtype: x.dtype, shape: [...x.shape] }])[0];
+  }
+
+  // ---- shape manipulation
+  concat(xs: Tensor[], axis: number): Tensor {
+    if (xs.length === 1) return xs[0];
+    const rank = xs[0].shape.length;
+    const a = normAxis(axis, rank);
+    const shape = [...xs[0].shape];
+    shape[a] = xs.reduce<Dim>((n, x) => (typeof n === "number" && typeof x.shape[a] === "number" ? n + (x.shape[a] as number) : "?"), 0);
+    return this.node("Concat", xs, { axis: a }, [{ dtype: xs[0].dtype, shape }])[0];
+  }
+  /** Reshape with ONNX's 0 (copy) and -1 (infer) conventions; `symbolic` names the inferred dim. */
+  reshape(x: Tensor, target: number[], symbolic?: Dim): Tensor {
+    const shape: Dim[] = target.map((d, i) => (d === 0 ? x.shape[i] : d === -1 ? symbolic ?? "?" : d));
+    return this.node("Reshape", [x, this.ints(target)], {}, [{ dtype: x.dtype, shape }])[0];
+  }
+  transpose(x: Tensor, perm: number[]): Tensor {
+    return this.node("Transpose", [x], { perm }, [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }])[0];
+  }
+  unsqueeze(x: Tensor, axes: number[]): Tensor {
+    const shape = [...x.shape];
+    for (const a of [...axes].sort((p, q) => p - q)) shape.splice(a < 0 ? a + shape.length + 1 : a, 0, 1);
+    return this.node("Unsqueeze", [x, this.ints(axes)], {}, [{ dtype: x.dtype, shape }])[0];
+  }
+  squeeze(x: Tensor, axes: number[]): Tensor {
+    const drop = new Set(axes.map((a) => normAxis(a, x.shape.length)));
+    return this.node("Squeeze", [x, this.ints(axes)], {}, [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !drop.has(i)) }])[0];
+  }
+  flatten2d(x: Tensor): Tensor {
+    return this.node("Flatten", [x], { axis: 1 }, [{ dtype: x.dtype, shape: [x.shape[0], x.shape.slice(1).reduce(mulDims, 1)] }])[0];
+  }
+  shapeOf(x: Tensor): Tensor {
+    return this.node("Shape", [x], {}, [{ dtype: "int64", shape: [x.shape.length] }])[0];
+  }
+  /** A tensor of `value` whose shape is given by a 1-D int64 tensor. */
+  filled(shape: Tensor, value: number, dtype: "float32" | "int64", dims: Dim[]): Tensor {
+    const v = dtype === "float32" ? f32([value], [1]) : i64([value], [1]);
+    return this.node("ConstantOfShape", [shape], { value: v }, [{ dtype, shape: dims }])[0];
+  }
+  expand(x: Tensor, shape: Tensor, dims: Dim[]): Tensor {
+    return this.node("Expand", [x, shape], {}, [{ dtype: x.dtype, shape: dims }])[0];
+  }
+
+  // ---- indexing
+  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+    const a = normAxis(axis, data.shape.length);
+    const shape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
+    return this.node("Gather", [data, indices], { axis: a }, [{ dtype: data.dtype, shape }])[0];
+  }
+  gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
+    return this.node("GatherElements", [data, indices], { axis }, [{ dtype: data.dtype, shape: [...indices.shape] }])[0];
+  }
+  gatherND(data: Tensor, indices: Tensor, dims: Dim[]): Tensor {
+    return this.node("GatherND", [data, indices], {}, [{ dtype: data.dtype, shape: dims }])[0];
+  }
+  scatterND(data: Tensor, indices: Tensor, updates: Tensor, reduction?: "add"): Tensor {
+    return this.node("ScatterND", [data, indices, updates], reduction ? { reduction } : {}, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
+  }
+  /** Indices of the non-zero entries: [rank, count]. */
+  nonZero(x: Tensor, count: Dim = "?"): Tensor {
+    return this.node("NonZero", [x], {}, [{ dtype: "int64", shape: [x.shape.length, count] }])[0];
+  }
+  cumSum(x: Tensor, axis: number, exclusive = false): Tensor {
+    return this.node("CumSum", [x, this.ints([axis], [])], exclusive ? { exclusive: 1 } : {}, [{ dtype: x.dtype, shape: [...x.shape] }])[0];
+  }
+  topK(x: Tensor, k: number): [Tensor, Tensor] {
+    const shape = [...x.shape.slice(0, -1), k];
+    const [v, i] = this.node("TopK", [x, this.ints([k])], { axis: -1, largest: 1, sorted: 1 }, [{ dtype: x.dtype, shape }, { dtype: "int64", shape }]);
+    return [v, i];
+  }
+  oneHotMask(indices: Tensor, depth: number): Tensor {
+    // Equal against 0..depth-1 broadcast along a new last axis: standard ops only, any opset.
+    const range = this.ints(Array.from({ length: depth }, (_, i) => i));
+    return this.equal(this.unsqueeze(indices, [-1]), range);
+  }
+
+  // ---- reductions (axes moved from attribute to input in opset 13 for ReduceSum, 18 for the rest)
+  private reduce(op: string, x: Tensor, axes: number[], keepdims: boolean): Tensor {
+    const norm = axes.map((a) => normAxis(a, x.shape.length));
+    const shape = keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
+    const axesAsInput = op === "ReduceSum" ? this.opset >= 13 : this.opset >= 18;
+    return axesAsInput
+      ? this.node(op, [x, this.ints(axes)], { keepdims: keepdims ? 1 : 0 }, [{ dtype: x.dtype, shape }])[0]
+      : this.node(op, [x], { axes, keepdims: keepdims ? 1 : 0 }, [{ dtype: x.dtype, shape }])[0];
+  }
+  reduceSum(x: Tensor, axes: number[], keepdims = false) { return this.reduce("ReduceSum", x, axes, keepdims); }
+  reduceMean(x: Tensor, axes: number[], keepdims = false) { return this.reduce("ReduceMean", x, axes, keepdims); }
+  reduceMax(x: Tensor, axes: number[], keepdims = false) { return this.reduce("ReduceMax", x, axes, keepdims); }
+
+  // ---- strings (ai.onnx.ml for lookups; StringSplit needs opset 20)
+  labelEncoder(x: Tensor, keys: string[], values: number[], defaultValue: number): Tensor {
+    return this.node("LabelEncoder", [x], { keys_strings: keys, values_int64s: values, default_int64: defaultValue },
+      [{ dtype: "int64", shape: [...x.shape] }], undefined, "ai.onnx.ml")[0];
+  }
+  stringSplit(x: Tensor, delimiter: string): Tensor {
+    compilerAssert(this.opset >= 20, "StringSplit needs opset 20");
+    return this.node("StringSplit", [x], { delimiter }, [{ dtype: "string", shape: [...x.shape, "?"] }, { dtype: "int64", shape: [...x.shape] }])[0];
+  }
+}

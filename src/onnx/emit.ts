@@ -1,0 +1,141 @@
+import onnxProto from "onnx-proto";
+import type { GraphBuilder, GraphIO, Initializer } from "../graph/builder.js";
+import type { AttrValue, DType, Dim, TensorData } from "../graph/tensor.js";
+import { opsetInfo } from "./opset.js";
+
+const { onnx } = onnxProto;
+
+const elemType: Record<DType, number> = { float32: 1, int64: 7, string: 8, bool: 9 };
+
+export interface EmitOptions {
+  producerVersion: string;
+  docString?: string;
+  metadata?: Record<string, string>;
+  /**
+   * Initializers of at least this many bytes go to the external data file when the model's tensors
+   * exceed `externalDataAbove` bytes in total (protobuf caps one file at 2 GiB).
+   */
+  externalDataAbove?: number;
+  externalDataFile?: string;
+}
+
+export interface EmittedModel {
+  model: Uint8Array;
+  /** The external data file's bytes, when tensors were moved out. */
+  externalData?: Uint8Array;
+}
+
+const EXTERNAL_TOTAL = 1.8 * 1024 ** 3;
+const EXTERNAL_MIN_TENSOR = 1024;
+
+/** Serialises a built graph to ONNX protobuf bytes; the same graph always gives the same bytes. */
+export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
+  const info = opsetInfo(g.opset);
+  const total = g.initializers.reduce((n, t) => n + byteLength(t), 0);
+  const external = total > (options.externalDataAbove ?? EXTERNAL_TOTAL);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const initializer = g.initializers.map((t) => {
+    const proto = tensorProto(t.name, t);
+    if (external && byteLength(t) >= EXTERNAL_MIN_TENSOR && t.dtype !== "string") {
+      const bytes = proto.rawData as Uint8Array;
+      // ONNX Runtime memory-maps external data: keep each tensor 4 KiB aligned.
+      const pad = (4096 - (offset % 4096)) % 4096;
+      if (pad) chunks.push(new Uint8Array(pad));
+      offset += pad;
+      proto.rawData = undefined as unknown as Uint8Array;
+      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      proto.externalData = [
+        { key: "location", value: options.externalDataFile ?? "model.onnx.data" },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(bytes.length) },
+      ];
+      chunks.push(bytes);
+      offset += bytes.length;
+    }
+    return proto;
+  });
+  const outputs = [...g.outputs].sort((a, b) => outputRank(a) - outputRank(b));
+  const model = onnx.ModelProto.create({
+    irVersion: info.ir,
+    producerName: "mdrc",
+    producerVersion: options.producerVersion,
+    docString: options.docString ?? "",
+    opsetImport: [{ domain: "", version: g.opset }, { domain: "ai.onnx.ml", version: info.ml }],
+    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    graph: {
+      name: "mdrc",
+      node: g.nodes.map((n) => ({
+        name: n.name,
+        opType: n.opType,
+        domain: n.domain,
+        input: [...n.inputs],
+        output: [...n.outputs],
+        attribute: Object.entries(n.attributes).map(([name, v]) => attribute(name, v)),
+      })),
+      initializer,
+      input: g.inputs.map(valueInfo),
+      output: outputs.map(valueInfo),
+    },
+  });
+  const bytes = onnx.ModelProto.encode(model).finish();
+  return external ? { model: bytes, externalData: concat(chunks, offset) } : { model: bytes };
+}
+
+/** probability and logit first, debug outputs after, in creation order. */
+function outputRank(o: GraphIO): number {
+  return o.name === "probability" ? 0 : o.name === "logit" ? 1 : 2;
+}
+
+function byteLength(t: TensorData): number {
+  if (t.dtype === "string") return (t.data as string[]).reduce((n, s) => n + Buffer.byteLength(s), 0);
+  return (t.data as Float32Array).byteLength;
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function tensorProto(name: string, t: TensorData | Initializer): InstanceType<typeof onnx.TensorProto> {
+  const proto = onnx.TensorProto.create({ name, dims: [...t.shape], dataType: elemType[t.dtype] });
+  if (t.dtype === "string") {
+    proto.stringData = (t.data as string[]).map((s) => Buffer.from(s, "utf8"));
+  } else {
+    const data = t.data as Float32Array | BigInt64Array | Uint8Array;
+    // Raw data is little-endian by the ONNX spec; typed arrays are little-endian on every platform Node runs on.
+    proto.rawData = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  }
+  return proto;
+}
+
+function attribute(name: string, v: AttrValue): Record<string, unknown> {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === "number") return { name, type: T.INT, i: v };
+  if (typeof v === "string") return { name, type: T.STRING, s: Buffer.from(v, "utf8") };
+  if (Array.isArray(v)) {
+    if (v.length > 0 && typeof v[0] === "string") return { name, type: T.STRINGS, strings: (v as string[]).map((s) => Buffer.from(s, "utf8")) };
+    return { name, type: T.INTS, ints: v as number[] };
+  }
+  if ("float" in v) return { name, type: T.FLOAT, f: v.float };
+  if ("floats" in v) return { name, type: T.FLOATS, floats: v.floats };
+  return { name, type: T.TENSOR, t: tensorProto("", v) };
+}
+
+function valueInfo(t: GraphIO): Record<string, unknown> {
+  return {
+    name: t.name,
+    docString: t.doc ?? "",
+    type: { tensorType: { elemType: elemType[t.dtype], shape: { dim: t.shape.map(dim) } } },
+  };
+}
+
+function dim(d: Dim): Record<string, unknown> {
+  if (typeof d === "number") return { dimValue: d };
+  return d === "?" ? {} : { dimParam: d };
+}
