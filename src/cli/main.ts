@@ -1,9 +1,15 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { SpecReadError } from "../spec/load.js";
+import { DataError } from "../runtime/batch.js";
+import { ModelFilesError } from "../runtime/model-files.js";
+import { Interrupted } from "../runtime/output.js";
+import { ExecutionProviderError } from "../runtime/session.js";
+import { registerCompile } from "./compile.js";
 import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
 import { UsageError } from "./output.js";
+import { registerPredict } from "./predict.js";
 import { registerValidate } from "./validate.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -17,6 +23,8 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerFmt(program);
   registerInspect(program);
+  registerCompile(program);
+  registerPredict(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -32,9 +40,15 @@ export async function main(argv: string[]): Promise<void> {
     } else if (e instanceof UsageError) {
       process.stderr.write(`mdr: error: ${e.message}\n`);
       process.exitCode = e.exitCode;
-    } else if (e instanceof SpecReadError) {
+    } else if (e instanceof SpecReadError || e instanceof ModelFilesError || e instanceof ExecutionProviderError) {
       process.stderr.write(`mdr: error: ${e.message}\n`);
       process.exitCode = 2;
+    } else if (e instanceof DataError) {
+      process.stderr.write(`mdr: data error: ${e.message}\n`);
+      process.exitCode = 1;
+    } else if (e instanceof Interrupted) {
+      process.stderr.write(`mdr: ${e.message}\n`);
+      process.exitCode = 130;
     } else {
       process.stderr.write(`mdr: internal error — this is a bug in mdrc, please report it with the input that caused it.\n${(e as Error).stack ?? e}\n`);
       process.exitCode = 70;

@@ -1,0 +1,98 @@
+import { createReadStream, statSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { parse } from "csv-parse";
+import { DataError, type RawRow } from "./batch.js";
+
+export interface RowSource {
+  /** Column names, known after the header (CSV) or the first row (JSON Lines). */
+  columns(): Promise<string[]>;
+  rows(): AsyncIterable<RawRow>;
+}
+
+export function isJsonLines(path: string): boolean {
+  return /\.(jsonl|ndjson)$/i.test(path);
+}
+
+/** Streams rows of a CSV (quoted fields, CRLF, BOM) or JSON Lines file; memory does not grow with the file. */
+export function openRows(path: string): RowSource {
+  try {
+    if (statSync(path).isDirectory()) throw new DataError(path, 1, undefined, "is a directory, not a data file");
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(path, 1, undefined, (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message);
+  }
+  return isJsonLines(path) ? jsonLines(path) : csv(path);
+}
+
+/** Wraps a row generator so the columns can be read before iterating (by pulling the first row). */
+function peekable(gen: AsyncGenerator<RawRow>, columnsOf: (first: RawRow | undefined) => string[]): RowSource {
+  let first: IteratorResult<RawRow> | undefined;
+  return {
+    async columns() {
+      first ??= await gen.next();
+      return columnsOf(first.done ? undefined : first.value);
+    },
+    async *rows() {
+      first ??= await gen.next();
+      if (first.done) return;
+      yield first.value;
+      yield* gen;
+    },
+  };
+}
+
+function csv(path: string): RowSource {
+  let header: string[] | undefined;
+  const iterate = async function* (): AsyncGenerator<RawRow> {
+    const parser = createReadStream(path).pipe(parse({ bom: true, info: true, skip_empty_lines: true }));
+    try {
+      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        if (!header) {
+          header = rec.record.map((h) => h.trim());
+          continue;
+        }
+        if (rec.record.length !== header.length) {
+          throw new DataError(path, rec.info.lines, undefined, `row has ${rec.record.length} fields but the header has ${header.length}`);
+        }
+        const values: Record<string, unknown> = {};
+        const columns: Record<string, number> = {};
+        header.forEach((h, i) => {
+          values[h] = rec.record[i];
+          columns[h] = i + 1;
+        });
+        yield { values, line: rec.info.lines, columns };
+      }
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      const err = e as { code?: string; lines?: number; message: string };
+      if (err.code?.startsWith("CSV_")) throw new DataError(path, err.lines ?? 0, undefined, err.message.replace(/^Invalid \w+: /, ""));
+      throw e;
+    }
+    if (!header) throw new DataError(path, 1, undefined, "the file is empty (no header row)");
+  };
+  return peekable(iterate(), () => header!);
+}
+
+function jsonLines(path: string): RowSource {
+  const iterate = async function* (): AsyncGenerator<RawRow> {
+    const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+    let line = 0;
+    for await (const text of rl) {
+      line++;
+      const t = line === 1 ? text.replace(/^\uFEFF/, "") : text;
+      if (t.trim() === "") continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(t);
+      } catch (e) {
+        throw new DataError(path, line, undefined, `not valid JSON: ${(e as Error).message}`);
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DataError(path, line, undefined, "each line must be a JSON object");
+      yield { values: value as Record<string, unknown>, line };
+    }
+  };
+  return peekable(iterate(), (first) => {
+    if (!first) throw new DataError(path, 1, undefined, "the file is empty");
+    return Object.keys(first.values);
+  });
+}

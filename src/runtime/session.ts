@@ -1,0 +1,45 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import ort from "onnxruntime-node";
+
+export type ExecutionProvider = "cpu" | "cuda";
+
+export class ExecutionProviderError extends Error {}
+
+const require = createRequire(import.meta.url);
+
+/** The folder where onnxruntime-node keeps its native binaries for this platform. */
+function ortBinDir(): string {
+  const pkg = dirname(require.resolve("onnxruntime-node/package.json"));
+  return join(pkg, "bin", "napi-v6", process.platform, process.arch);
+}
+
+/** Fails fast, with the install command, when the CUDA provider's binaries are not installed. */
+export function assertCudaAvailable(): void {
+  const lib = join(ortBinDir(), process.platform === "win32" ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so");
+  if (!existsSync(lib)) {
+    throw new ExecutionProviderError(
+      "the CUDA execution provider is not installed (onnxruntime-node ships CPU binaries only). " +
+      "On a Linux x64 machine with CUDA 12 and cuDNN 9 and internet access, run: " +
+      "npm install onnxruntime-node --onnxruntime-node-install=cuda12  — or use --ep cpu.",
+    );
+  }
+}
+
+export interface SessionOptions {
+  ep?: ExecutionProvider;
+  threads?: number;
+}
+
+export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const ep = options.ep ?? "cpu";
+  if (ep === "cuda") assertCudaAvailable();
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+  };
+  return typeof model === "string" ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(Buffer.from(model), sessionOptions);
+}
