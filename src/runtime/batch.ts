@@ -36,6 +36,11 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
       const out = new BigInt64Array(n);
       rows.forEach((r, i) => {
         const v = toNumber(cell(r), () => new DataError(file, r.line, where(r), `'${input.column}' must be a whole number, got ${JSON.stringify(cell(r))}`));
+        // A missing id takes a value outside every declared range: the out-of-vocabulary row.
+        if (Number.isNaN(v)) {
+          out[i] = MISSING_ID;
+          return;
+        }
         if (!Number.isInteger(v)) throw new DataError(file, r.line, where(r), `'${input.column}' must be a whole number, got ${JSON.stringify(cell(r))}`);
         out[i] = BigInt(v);
       });
@@ -53,6 +58,8 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
   }
   return feeds;
 }
+
+const MISSING_ID = -(2n ** 62n);
 
 function toNumber(v: unknown, error: () => Error): number {
   if (v === undefined || v === null || v === "") return NaN;

@@ -44,7 +44,7 @@ function peekable(gen: AsyncGenerator<RawRow>, columnsOf: (first: RawRow | undef
 function csv(path: string): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    const parser = createReadStream(path).pipe(parse({ bom: true, info: true, skip_empty_lines: true }));
+    const parser = createReadStream(path).pipe(parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true }));
     try {
       for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
         if (!header) {
