@@ -2,7 +2,7 @@ import { uniform } from "./init.js";
 import type { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
 import { hashBucket, type ModelData } from "./model-data.js";
-import type { CategoricalFeature, FeatureSpec, MultiCategoricalFeature, Spec } from "../spec/types.js";
+import type { CategoricalFeature, FeatureSpec, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 
 /** One graph input: a data column as it appears in the data. */
 export interface InputColumn {
@@ -45,7 +45,46 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
   const tableRows: Record<string, number> = {};
   const byName = new Map(spec.features.map((f) => [f.name, f]));
 
-  const table = (owner: CategoricalFeature | MultiCategoricalFeature): Tensor => {
+  const ownerOf = (f: CategoricalFeature | MultiCategoricalFeature) => (f.table ? byName.get(f.table)! : f) as CategoricalFeature | MultiCategoricalFeature;
+
+  /** Row of each value in its own table [N]: vocabulary/hash lookup or declared range; 0 is OOV. */
+  const localIndex = (f: CategoricalFeature): Tensor => {
+    const owner = ownerOf(f);
+    if (owner.range) {
+      const raw = input({ column: f.column, dtype: "int64", shape: ["N"], role: `integer id of ${f.name} in [${owner.range[0]}, ${owner.range[1]}]` });
+      return rangeIndex(g, raw, [owner.range[0]], [owner.range[1] - owner.range[0] + 1]);
+    }
+    const [keys, values] = lookupTable(owner, data);
+    const raw = input({ column: f.column, dtype: "string", shape: ["N"], role: `category of ${f.name}` });
+    return keys.length ? g.labelEncoder(raw, keys, values, 0) : g.filled(g.shapeOf(raw), 0, "int64", ["N"]);
+  };
+
+  /**
+   * Fields of one width share one Gather: their tables are concatenated (a constant ORT folds at load
+   * time) and each field's rows are offset into it.
+   */
+  const categoricalRun = (run: CategoricalFeature[]): Tensor => {
+    const owners = [...new Set(run.map(ownerOf))];
+    const offsets = new Map<string, number>();
+    let rows = 0;
+    for (const o of owners) {
+      offsets.set(o.name, rows);
+      rows += tableSize(o, data);
+    }
+    const fused = g.concat(owners.map(table), 0);
+    const R = run.length;
+    let local: Tensor;
+    if (run.every((f) => ownerOf(f).range)) {
+      const raw = stack(g, run.map((f) => input({ column: f.column, dtype: "int64", shape: ["N"], role: `integer id of ${f.name} in [${ownerOf(f).range![0]}, ${ownerOf(f).range![1]}]` })));
+      local = rangeIndex(g, raw, run.map((f) => ownerOf(f).range![0]), run.map((f) => ownerOf(f).range![1] - ownerOf(f).range![0] + 1));
+    } else {
+      local = stack(g, run.map(localIndex));
+    }
+    const global = g.add(local, g.ints(run.map((f) => offsets.get(ownerOf(f).name)!)));
+    return g.reshape(g.gather(fused, global), [-1, R * run[0].dim], "N");
+  };
+
+  function table(owner: CategoricalFeature | MultiCategoricalFeature): Tensor {
     const hit = tables.get(owner.name);
     if (hit) return hit;
     const rows = tableSize(owner, data);
@@ -56,31 +95,34 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
     }));
     tables.set(owner.name, t);
     return t;
-  };
+  }
 
+  // Consecutive fields of one kind are looked up together: fewer, larger nodes, which is what makes
+  // single-row latency low. Field order in x stays the spec's order.
   const parts: Tensor[] = [];
-  for (const f of spec.features) {
+  for (const run of runsOf(spec.features)) {
+    const first = run[0];
+    if (run.length > 1 && first.kind === "categorical") {
+      parts.push(g.scope(`features.${run.map((f) => f.name).join("+")}`, () => categoricalRun(run as CategoricalFeature[])));
+      continue;
+    }
+    if (run.length > 1 && first.kind === "numeric") {
+      parts.push(g.scope(`features.${run.map((f) => f.name).join("+")}`, () => numericRun(g, run as NumericFeature[], data, input)));
+      continue;
+    }
+    const f = first;
     g.scope(`features.${f.name}`, () => {
       if (f.kind === "numeric") {
         parts.push(numeric(g, f, data, input, seed, tables, tableRows));
         return;
       }
-      const owner = (f.table ? byName.get(f.table)! : f) as CategoricalFeature | MultiCategoricalFeature;
+      const owner = ownerOf(f);
       const emb = table(owner);
-      if (f.kind === "categorical" && owner.range) {
-        const raw = input({ column: f.column, dtype: "int64", shape: ["N"], role: `integer id of ${f.name} in [${owner.range[0]}, ${owner.range[1]}]` });
-        const v = g.sub(raw, g.ints([owner.range[0]], []));
-        const inside = g.and(g.greaterOrEqual(v, g.ints([0], [])), g.less(v, g.ints([owner.range[1] - owner.range[0] + 1], [])));
-        parts.push(g.gather(emb, g.where(inside, g.add(v, g.ints([1], [])), g.ints([0], []))));
+      if (f.kind === "categorical") {
+        parts.push(g.gather(emb, localIndex(f)));
         return;
       }
       const [keys, values] = lookupTable(owner, data);
-      if (f.kind === "categorical") {
-        const raw = input({ column: f.column, dtype: "string", shape: ["N"], role: `category of ${f.name}` });
-        const idx = keys.length ? g.labelEncoder(raw, keys, values, 0) : g.filled(g.shapeOf(raw), 0, "int64", ["N"]);
-        parts.push(g.gather(emb, idx));
-        return;
-      }
       parts.push(multiValued(g, f, emb, keys, values, input));
     });
   }
@@ -93,6 +135,46 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
     return g.labelEncoder(raw, d.values, d.values.map((_, i) => i), fallback);
   });
   return { x, domain, inputs: [...inputs.values()].map((v) => v.info), tableRows };
+}
+
+/** Splits fields into runs that can be processed together (same kind, and same width for embeddings). */
+function runsOf(features: FeatureSpec[]): FeatureSpec[][] {
+  const runs: FeatureSpec[][] = [];
+  const key = (f: FeatureSpec) => (f.kind === "categorical" ? `c${f.dim}` : f.kind === "numeric" && f.transform !== "bucketize" ? "n" : undefined);
+  for (const f of features) {
+    const last = runs[runs.length - 1];
+    if (last && key(f) !== undefined && key(f) === key(last[0])) last.push(f);
+    else runs.push([f]);
+  }
+  return runs;
+}
+
+/** [N] tensors → [N, R]: one Concat and a transpose instead of R Unsqueezes. */
+function stack(g: Graph, xs: Tensor[]): Tensor {
+  if (xs.length === 1) return g.unsqueeze(xs[0], [1]);
+  return g.transpose(g.reshape(g.concat(xs, 0), [xs.length, -1], "N"), [1, 0]);
+}
+
+/** Declared integer ranges: value − min + 1 inside [min, max], else 0 (OOV); works on [N] or [N, R]. */
+function rangeIndex(g: Graph, raw: Tensor, mins: number[], sizes: number[]): Tensor {
+  const shape = mins.length === 1 && raw.shape.length === 1 ? [] : [mins.length];
+  const v = g.sub(raw, g.ints(mins, shape));
+  const inside = g.and(g.greaterOrEqual(v, g.ints([0], [])), g.less(v, g.ints(sizes, shape)));
+  return g.where(inside, g.add(v, g.ints([1], [])), g.ints([0], []));
+}
+
+/** Standard / log1p / none numerics of a run, normalised together: [N, R]. */
+function numericRun(g: Graph, run: NumericFeature[], data: ModelData, input: (info: InputColumn) => Tensor): Tensor {
+  let v = stack(g, run.map((f) => input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` })));
+  const logs = run.map((f) => f.transform === "log1p");
+  if (logs.some(Boolean)) {
+    const logged = g.log(g.add(g.max(v, g.scalar(0)), g.scalar(1)));
+    v = logs.every(Boolean) ? logged : g.where(g.constant({ dtype: "bool", shape: [run.length], data: Uint8Array.from(logs.map(Number)) }), logged, v);
+  }
+  const stats = run.map((f) => (f.transform === "none" ? { mean: 0, std: 1 } : data.numeric[f.name] ?? { mean: 0, std: 1 }));
+  v = g.div(g.sub(v, g.floats(stats.map((s) => s.mean))), g.floats(stats.map((s) => (s.std > 0 ? s.std : 1))));
+  // Missing values (NaN) become the training mean: 0 after standardisation.
+  return g.where(g.isNaN(v), g.scalar(0), v);
 }
 
 export function tableSize(f: CategoricalFeature | MultiCategoricalFeature, data: ModelData): number {

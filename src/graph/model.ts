@@ -1,3 +1,4 @@
+import { costReport, mlpCost } from "../check/cost.js";
 import { componentWidths } from "../check/widths.js";
 import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec, type StarSpec, type TowerSpec } from "../spec/types.js";
 import { dispatch, selectDomain, type DispatchMode, type ExpertGroup } from "./dispatch.js";
@@ -203,7 +204,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
       auxLogit = auxLogit ? g.add(auxLogit, aux) : aux;
     }
     const group: ExpertGroup = { name: "domain_fcn", input: x, params: combined, shape, copies: D, outWidth: s.layers[s.layers.length - 1] };
-    return dispatch(g, [group], g.unsqueeze(features.domain, [1]), undefined, "sparse");
+    return byDomain(group);
   };
 
   /** STAR's partitioned normalisation: shared statistics, scale γ·γ_d and shift β + β_d per domain. */
@@ -218,6 +219,22 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
     return g.add(g.mul(normed, g.mul(gamma, gammaD)), g.add(beta, betaD));
   };
 
+  /**
+   * Per-domain copies (towers, STAR layers): each row needs only its own domain's copy. Running all D
+   * copies on every row and selecting costs (D − 1)× the copy's work but few nodes, which wins while
+   * that extra work is small next to the model; otherwise rows are dispatched to their domain's copy.
+   */
+  function byDomain(group: ExpertGroup): Tensor {
+    const copyMacs = mlpCost(group.shape.inWidth, group.shape.layers).macs;
+    const extra = (D - 1) * copyMacs;
+    if (extra <= 0.1 * modelMacs) {
+      const all = stackedMlpForward(g, group.input, group.params, group.shape, D); // [D, N, out]
+      return selectDomain(g, g.transpose(all, [1, 0, 2]), domainOneHot);
+    }
+    return dispatch(g, [group], g.unsqueeze(features.domain, [1]), undefined, "sparse");
+  }
+  const modelMacs = costReport(spec).domains[0]?.activatedMacs ?? 0;
+
   const tower = spec.towers[0];
   const logitColumn = g.scope(`tower.${tower.name}`, () => towerLogit(tower));
   function towerLogit(t: TowerSpec): Tensor {
@@ -225,7 +242,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
     const shape: MlpShape = { inWidth: widths.get(t.input)!, layers: [...t.layers, 1], activation: t.activation, layerNorm: t.layer_norm, activateLast: false };
     if (t.per === "shared") return mlpForward(g, input, mlpParams(g, seed, shape), shape);
     const group: ExpertGroup = { name: "domain", input, params: mlpParams(g, seed, shape, D), shape, copies: D, outWidth: 1 };
-    return dispatch(g, [group], g.unsqueeze(features.domain, [1]), undefined, "sparse");
+    return byDomain(group);
   }
   let logit2d = logitColumn;
   if (auxLogit) logit2d = g.add(logit2d, auxLogit);

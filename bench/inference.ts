@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import ort from "onnxruntime-node";
+import { costReport } from "../src/check/cost.js";
+import { compileInference } from "../src/compiler/inference.js";
+import type { DispatchMode } from "../src/graph/dispatch.js";
+import { createSourceFile } from "../src/diagnostics/source.js";
+import { compileSpecSource } from "../src/spec/load.js";
+import type { Spec } from "../src/spec/types.js";
+import { randomFeeds, rawMatmulModel, timeRuns } from "./feeds.js";
+import { root } from "./util.js";
+
+function load(path: string): Spec {
+  const r = compileSpecSource(createSourceFile(path, readFileSync(path, "utf8")));
+  if (!r.spec) throw new Error(`${path} does not compile`);
+  return r.spec;
+}
+
+async function session(bytes: Uint8Array, threads: number) {
+  return ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential" });
+}
+
+export interface InferenceRow extends Record<string, string | number> {
+  model: string;
+  dispatch: string;
+  threads: number;
+  batch: number;
+  rows_per_s: number;
+  latency_us: number;
+}
+
+/** Rows/s of a compiled model at a batch size and thread count. */
+export async function measure(spec: Spec, dispatch: DispatchMode | undefined, batch: number, threads: number): Promise<InferenceRow> {
+  const { files, manifest } = compileInference(spec, { dispatch });
+  const s = await session(files["model.onnx"], threads);
+  const perRun = await timeRuns(s, randomFeeds(manifest, batch), batch === 1 ? 0.4 : 0.8);
+  return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: Math.round(batch / perRun), latency_us: Math.round(perRun * 1e6) };
+}
+
+export async function benchInference(): Promise<{ rows: InferenceRow[]; summary: Record<string, number> }> {
+  const rows: InferenceRow[] = [];
+  const examples = ["shared_bottom", "mmoe", "ple", "star", "cesaa"].map((n) => load(`${root}examples/movielens/${n}.mdr`));
+  const small = load(`${root}bench/specs/cesaa_small.mdr`);
+  const wide = load(`${root}bench/specs/cesaa_wide.mdr`);
+  const log = (r: InferenceRow) => {
+    rows.push(r);
+    console.log(`  ${r.model.padEnd(24)} ${r.dispatch.padEnd(6)} threads ${r.threads} batch ${String(r.batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(10)} rows/s, ${r.latency_us.toLocaleString("en-US")} µs/run`);
+    return r;
+  };
+  for (const threads of [1, 2]) {
+    for (const spec of [...examples, small, wide]) {
+      const modes: (DispatchMode | undefined)[] = spec.gates.some((g) => g.type === "topk") ? ["sparse", "dense"] : [undefined];
+      for (const mode of modes) for (const batch of [1, 4096]) log(await measure(spec, mode, batch, threads));
+    }
+  }
+  const find = (model: string, dispatch: string, threads: number, batch: number) =>
+    rows.find((r) => r.model === model && r.dispatch === dispatch && r.threads === threads && r.batch === batch)!;
+  // Efficiency: the same multiply-adds per row as plain MatMul, same batch and thread.
+  const macs = costReport(small).domains[0].activatedMacs;
+  const raw = rawMatmulModel(macs);
+  const rawSession = await session(raw.bytes, 1);
+  const rawPerRun = await timeRuns(rawSession, raw.feeds(4096), 0.8);
+  const rawRowsPerS = Math.round(4096 / rawPerRun);
+  const summary = {
+    cesaa_small_sparse_rows_per_s_b4096_t1: find("cesaa_small", "sparse", 1, 4096).rows_per_s,
+    cesaa_small_dense_rows_per_s_b4096_t1: find("cesaa_small", "dense", 1, 4096).rows_per_s,
+    cesaa_wide_sparse_rows_per_s_b4096_t1: find("cesaa_wide", "sparse", 1, 4096).rows_per_s,
+    cesaa_wide_dense_rows_per_s_b4096_t1: find("cesaa_wide", "dense", 1, 4096).rows_per_s,
+    sparse_over_dense_8_experts: round2(find("cesaa_small", "sparse", 1, 4096).rows_per_s / find("cesaa_small", "dense", 1, 4096).rows_per_s),
+    sparse_over_dense_32_experts: round2(find("cesaa_wide", "sparse", 1, 4096).rows_per_s / find("cesaa_wide", "dense", 1, 4096).rows_per_s),
+    wide_sparse_over_small_sparse: round2(find("cesaa_wide", "sparse", 1, 4096).rows_per_s / find("cesaa_small", "sparse", 1, 4096).rows_per_s),
+    cesaa_small_macs_per_row: macs,
+    raw_matmul_rows_per_s_b4096_t1: rawRowsPerS,
+    efficiency_vs_raw_matmul_b4096_t1: round2(find("cesaa_small", "sparse", 1, 4096).rows_per_s / rawRowsPerS),
+    cesaa_small_latency_us_b1_t1: find("cesaa_small", "sparse", 1, 1).latency_us,
+  };
+  return { rows, summary };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
