@@ -38,22 +38,34 @@ function sparseDispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor 
   const out = groups[0].outWidth;
   return g.scope("sparse", () => {
     const M = selectionCounts(g, idx, E);
+    const counts = g.reduceSum(M, [0]); // rows per expert [E]
     const ys: Tensor[] = [];
-    let e = 0;
-    for (const group of groups) {
-      for (let c = 0; c < group.copies; c++, e++) {
-        g.scope(`${group.name}.expert${c}`, () => {
+    const run = (group: ExpertGroup, c: number, rows: Tensor) =>
+      g.scope(`${group.name}.expert${c}`, () => mlpForward(g, rows, expertSlice(g, group.params, c), group.shape));
+    if (groups.every((gr) => gr.input === groups[0].input)) {
+      // All (expert, row) pairs in expert order with one NonZero, one Gather and one Split: a fixed
+      // handful of nodes plus each expert's own layers, whatever E is.
+      const pairs = g.nonZero(g.transpose(M, [1, 0]), "pairs"); // [2, pairs], sorted by expert then row
+      const rows = g.gather(pairs, g.ints([1], []), 0);
+      const xs = g.gather(groups[0].input, rows);
+      const names = Array.from({ length: E }, (_, e) => `n_expert${e}`);
+      const parts = E === 1 ? [xs] : g.splitBy(xs, counts, E, names);
+      let e = 0;
+      for (const group of groups) for (let c = 0; c < group.copies; c++) ys.push(run(group, c, parts[e++]));
+    } else {
+      let e = 0;
+      for (const group of groups) {
+        for (let c = 0; c < group.copies; c++, e++) {
           const col = g.gather(M, g.ints([e], []), 1);
           const rows = g.reshape(g.nonZero(col), [-1], `n_${group.name}_${c}`);
-          const xe = g.gather(group.input, rows);
-          ys.push(mlpForward(g, xe, expertSlice(g, group.params, c), group.shape));
-        });
+          ys.push(run(group, c, g.gather(group.input, rows)));
+        }
       }
     }
     const Y = g.concat(ys, 0);
     // Position of (row n, expert e) in Y: rows before n that chose e, plus rows of all earlier experts.
     const rank = g.sub(g.cumSum(M, 0), g.ints([1], []));
-    const offsets = g.cumSum(g.reduceSum(M, [0]), 0, true);
+    const offsets = g.cumSum(counts, 0, true);
     const pos = g.gatherElements(g.add(rank, offsets), idx, 1);
     if (!w) return g.gather(Y, g.reshape(pos, [-1], idx.shape[0]));
     const picked = g.gather(Y, pos); // [N, k, out]

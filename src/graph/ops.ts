@@ -133,6 +133,11 @@ export class Graph extends GraphBuilder {
     return this.node("Expand", [x, shape], {}, [{ dtype: x.dtype, shape: dims }])[0];
   }
 
+  /** Splits along axis 0 into `parts` pieces whose sizes are a runtime int64 tensor. */
+  splitBy(x: Tensor, sizes: Tensor, parts: number, names: Dim[]): Tensor[] {
+    return this.node("Split", [x, sizes], { axis: 0 }, names.slice(0, parts).map((n) => ({ dtype: x.dtype, shape: [n, ...x.shape.slice(1)] })));
+  }
+
   // ---- indexing
   gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
     const a = normAxis(axis, data.shape.length);
