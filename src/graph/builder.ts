@@ -32,8 +32,17 @@ export class GraphBuilder {
   private readonly constants = new Map<string, Tensor>();
   /** Names of trainable parameters, as opposed to constants. */
   readonly parameters = new Set<string>();
+  /** Parameters that are state, not trained (a subset of `parameters`). */
+  readonly states = new Set<string>();
+  /** Every value by name, for passes that walk the graph (autodiff). */
+  readonly values = new Map<string, Tensor>();
+  /**
+   * In a training graph parameters are graph inputs (they change every step) and their initial values
+   * are kept here instead of as initializers.
+   */
+  readonly parameterInit = new Map<string, TensorData>();
 
-  constructor(readonly opset: number) {}
+  constructor(readonly opset: number, readonly training = false) {}
 
   /** Runs `fn` with `name` appended to the naming scope. */
   scope<T>(name: string, fn: () => T): T {
@@ -69,6 +78,7 @@ export class GraphBuilder {
     this.used.add(name);
     const t = { name, dtype, shape, ...(doc ? { doc } : {}) };
     this.inputs.push(t);
+    this.values.set(name, t);
     return t;
   }
 
@@ -83,11 +93,27 @@ export class GraphBuilder {
     return this.paramNamed(this.fresh(base), data);
   }
 
+  /** Non-trainable state kept with the parameters (running statistics): a parameter the optimizer skips. */
+  state(base: string, data: TensorData): Tensor {
+    const t = this.param(base, data);
+    this.states.add(t.name);
+    return t;
+  }
+
   /** A parameter whose name was already reserved with `fresh` (its init stream is keyed by the name). */
   paramNamed(name: string, data: TensorData): Tensor {
-    this.initializers.push({ name, ...data });
     this.parameters.add(name);
-    return { name, dtype: data.dtype, shape: [...data.shape] };
+    if (this.training) {
+      this.parameterInit.set(name, data);
+      const t = { name, dtype: data.dtype, shape: [...data.shape] };
+      this.inputs.push(t);
+      this.values.set(name, t);
+      return t;
+    }
+    this.initializers.push({ name, ...data });
+    const t = { name, dtype: data.dtype, shape: [...data.shape] };
+    this.values.set(name, t);
+    return t;
   }
 
   /** A constant, deduplicated by value so repeated small constants are stored once. */
@@ -99,7 +125,15 @@ export class GraphBuilder {
     this.initializers.push({ name, ...data });
     const t = { name, dtype: data.dtype, shape: [...data.shape] };
     this.constants.set(key, t);
+    this.values.set(name, t);
     return t;
+  }
+
+  /** The values of a constant created with `constant`, by its name (for passes that read axes). */
+  constantValue(name: string): number[] {
+    const init = this.initializers.find((i) => i.name === name);
+    compilerAssert(init !== undefined, `${name} is not a constant`);
+    return Array.from(init.data as ArrayLike<number | bigint>, Number);
   }
 
   /** Adds a node; output types come from the op constructor's shape inference. */
@@ -110,6 +144,7 @@ export class GraphBuilder {
       dtype: o.dtype,
       shape: o.shape,
     }));
+    for (const o of outs) this.values.set(o.name, o);
     this.nodes.push({
       name: this.fresh(`${opType}_node`),
       opType,

@@ -89,6 +89,12 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
     if (hit) return hit;
     const rows = tableSize(owner, data);
     tableRows[owner.name] = rows;
+    if (g.training) {
+      // Training sees only the rows this batch touches; the table itself stays on the host.
+      const t = g.input(`rows.${owner.name}`, "float32", [`U_${owner.name}`, owner.dim], `unique rows of table ${owner.name} this batch touches`);
+      tables.set(owner.name, t);
+      return t;
+    }
     const t = g.atRoot(() => g.scope(`embedding.${owner.name}`, () => {
       const name = g.fresh("table");
       return g.paramNamed(name, uniform(seed, name, [rows, owner.dim], EMBEDDING_BOUND));
@@ -100,7 +106,10 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
   // Consecutive fields of one kind are looked up together: fewer, larger nodes, which is what makes
   // single-row latency low. Field order in x stays the spec's order.
   const parts: Tensor[] = [];
-  for (const run of runsOf(spec.features)) {
+  if (g.training) {
+    for (const f of spec.features) parts.push(g.scope(`features.${f.name}`, () => trainingFeature(f)));
+  }
+  for (const run of g.training ? [] : runsOf(spec.features)) {
     const first = run[0];
     if (run.length > 1 && first.kind === "categorical") {
       parts.push(g.scope(`features.${run.map((f) => f.name).join("+")}`, () => categoricalRun(run as CategoricalFeature[])));
@@ -128,8 +137,21 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
   }
   const x = g.scope("features", () => g.concat(parts, 1));
 
+  /** Training inputs: the host has mapped every category to a position among the batch's unique rows. */
+  function trainingFeature(f: FeatureSpec): Tensor {
+    if (f.kind === "numeric") return numeric(g, f, data, input, seed, tables, tableRows);
+    const rows = table(ownerOf(f));
+    if (f.kind === "categorical") {
+      return g.gather(rows, input({ column: `index.${f.name}`, dtype: "int64", shape: ["N"], role: `position of each row's ${f.name} among rows.${ownerOf(f).name}` }));
+    }
+    const idx = input({ column: `index.${f.name}`, dtype: "int64", shape: ["N", "L"], role: `positions of ${f.name}'s values among rows.${ownerOf(f).name}, -1 padded` });
+    return pooled(g, f, rows, idx);
+  }
+
   const d = spec.domain;
-  const domain = g.scope("domain", () => {
+  const domain = g.training
+    ? input({ column: "domain_id", dtype: "int64", shape: ["N"], role: "domain id of each row" })
+    : g.scope("domain", () => {
     const raw = input({ column: d.column, dtype: "string", shape: ["N"], role: `domain value (${d.values.join(", ")})` });
     const fallback = d.fallback !== undefined ? d.values.indexOf(d.fallback) : 0;
     return g.labelEncoder(raw, d.values, d.values.map((_, i) => i), fallback);
@@ -201,7 +223,11 @@ function multiValued(g: Graph, f: MultiCategoricalFeature, emb: Tensor, keys: st
     cells = input({ column: f.column, dtype: "string", shape: ["N", "L"], role: `values of ${f.name}, split on '${f.separator}' and padded with ""`, splitBy: f.separator });
   }
   // "" (padding) → -1, unseen → 0 (OOV row), known → its row.
-  const idx = g.labelEncoder(cells, ["", ...keys], [-1, ...values], 0);
+  return pooled(g, f, emb, g.labelEncoder(cells, ["", ...keys], [-1, ...values], 0));
+}
+
+/** Mean or sum of the rows of a multi-valued cell; index −1 is padding. */
+function pooled(g: Graph, f: MultiCategoricalFeature, emb: Tensor, idx: Tensor): Tensor {
   const present = g.greaterOrEqual(idx, g.ints([0], []));
   const rows = g.gather(emb, g.max(idx, g.ints([0], [])));
   const mask = g.unsqueeze(g.cast(present, "float32"), [-1]);

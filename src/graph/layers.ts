@@ -107,12 +107,27 @@ export function stackedMlpForward(g: Graph, x: Tensor, params: LayerParams[], sh
   return h!;
 }
 
-/** The parameters of expert `e` of a stacked pool (Gather on initializers: constant-folded by ORT). */
-export function expertSlice(g: Graph, params: LayerParams[], e: number): LayerParams[] {
-  const idx = g.ints([e], []);
+const slices = new WeakMap<Tensor, Tensor[]>();
+
+/**
+ * Expert c's view of a stacked parameter [E, …]: one Split per parameter serves every expert (ORT folds
+ * it for initializers; in training its gradient is a single Concat, not E scatters).
+ */
+function slice(g: Graph, t: Tensor, c: number): Tensor {
+  let parts = slices.get(t);
+  if (!parts) {
+    const E = t.shape[0] as number;
+    parts = E === 1 ? [g.squeeze(t, [0])] : g.split(t, E).map((x) => g.squeeze(x, [0]));
+    slices.set(t, parts);
+  }
+  return parts[c];
+}
+
+/** The parameters of expert `c` of a stacked pool. */
+export function expertSlice(g: Graph, params: LayerParams[], c: number): LayerParams[] {
   return params.map((p) => ({
-    weight: g.gather(p.weight, idx),
-    bias: g.gather(p.bias, idx),
-    ...(p.lnScale && p.lnBias ? { lnScale: g.gather(p.lnScale, idx), lnBias: g.gather(p.lnBias, idx) } : {}),
+    weight: slice(g, p.weight, c),
+    bias: slice(g, p.bias, c),
+    ...(p.lnScale && p.lnBias ? { lnScale: slice(g, p.lnScale, c), lnBias: slice(g, p.lnBias, c) } : {}),
   }));
 }

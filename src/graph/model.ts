@@ -15,6 +15,17 @@ export interface BuildOptions {
   dispatch?: DispatchMode;
   /** Adds router probabilities and selected experts per row as outputs. */
   debugOutputs?: boolean;
+  /** Build the training-time forward: parameters and batch rows as inputs, batch statistics, noise. */
+  training?: boolean;
+}
+
+/** What the losses need to know about a gate. */
+export interface GateOutputs {
+  /** Full router probabilities [N, choices]. */
+  probabilities: Tensor;
+  /** Selected choices [N, k] for top-k gates. */
+  selected?: Tensor;
+  choices: number;
 }
 
 export interface ModelGraph {
@@ -22,6 +33,9 @@ export interface ModelGraph {
   features: FeatureGraph;
   logit: Tensor;
   probability: Tensor;
+  gates: Map<string, GateOutputs>;
+  /** Non-trainable state a training step updates (STAR running statistics): state name → new value. */
+  stateUpdates: Map<string, Tensor>;
 }
 
 /**
@@ -29,7 +43,9 @@ export interface ModelGraph {
  * Each component's output is built once and reused by every reader.
  */
 export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): ModelGraph {
-  const g = new Graph(options.opset);
+  const g = new Graph(options.opset, options.training ?? false);
+  const gateOutputs = new Map<string, GateOutputs>();
+  const stateUpdates = new Map<string, Tensor>();
   const seed = spec.train.seed;
   const D = spec.domain.values.length;
   const widths = componentWidths(spec);
@@ -135,6 +151,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
     }
     const globalIdx = identity ? localIdx : g.gatherElements(g.gather(g.ints(local.flat(), [D, choices]), features.domain), localIdx, 1);
 
+    gateOutputs.set(gate.name, { probabilities, ...(gate.type === "topk" ? { selected: localIdx } : {}), choices });
     if (options.debugOutputs) {
       g.output(probabilities, `debug.${gate.name}.probabilities`, `router probabilities over the ${choices} choices of gate ${gate.name}`);
       if (gate.type === "topk") g.output(localIdx, `debug.${gate.name}.selected`, `experts selected by gate ${gate.name} (choice index)`);
@@ -209,8 +226,19 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
 
   /** STAR's partitioned normalisation: shared statistics, scale γ·γ_d and shift β + β_d per domain. */
   const partitionedNorm = (x: Tensor, w: number): Tensor => {
-    const mean = g.param("running_mean", filled([w], 0));
-    const variance = g.param("running_var", filled([w], 1));
+    const runningMean = g.state("running_mean", filled([w], 0));
+    const runningVar = g.state("running_var", filled([w], 1));
+    let mean = runningMean;
+    let variance = runningVar;
+    if (g.training) {
+      // Batch statistics in training; the running ones move 10% of the way (PyTorch's momentum 0.1).
+      mean = g.reduceMean(x, [0]);
+      const centered = g.sub(x, mean);
+      variance = g.reduceMean(g.mul(centered, centered), [0]);
+      const step = (run: Tensor, batch: Tensor) => g.add(g.mul(run, g.scalar(0.9)), g.mul(batch, g.scalar(0.1)));
+      stateUpdates.set(runningMean.name, step(runningMean, mean));
+      stateUpdates.set(runningVar.name, step(runningVar, variance));
+    }
     const gamma = g.param("scale", filled([w], 1));
     const beta = g.param("shift", filled([w], 0));
     const gammaD = g.gather(g.param("domain_scale", filled([D, w], 1)), features.domain);
@@ -247,7 +275,8 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   let logit2d = logitColumn;
   if (auxLogit) logit2d = g.add(logit2d, auxLogit);
   const logitVec = g.reshape(logit2d, [-1], "N");
-  const logit = g.output(logitVec, "logit", "log-odds of a positive label, per row");
-  const probability = g.output(g.sigmoid(logitVec), "probability", "probability of a positive label, per row");
-  return { graph: g, features, logit, probability };
+  // A training step reports its own outputs (losses, gradients); only inference names these two.
+  const logit = g.training ? logitVec : g.output(logitVec, "logit", "log-odds of a positive label, per row");
+  const probability = g.training ? logitVec : g.output(g.sigmoid(logitVec), "probability", "probability of a positive label, per row");
+  return { graph: g, features, logit, probability, gates: gateOutputs, stateUpdates };
 }

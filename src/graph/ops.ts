@@ -89,6 +89,12 @@ export class Graph extends GraphBuilder {
     return this.node("Softmax", [x], { axis }, [{ dtype: x.dtype, shape: [...x.shape] }])[0];
   }
   layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+    if (this.training) {
+      // Primitive ops in training graphs, so the gradient comes from their rules.
+      const centered = this.sub(x, this.reduceMean(x, [-1], true));
+      const variance = this.reduceMean(this.mul(centered, centered), [-1], true);
+      return this.add(this.mul(this.div(centered, this.sqrt(this.add(variance, this.scalar(epsilon)))), scale), bias);
+    }
     return this.node("LayerNormalization", [x, scale, bias], { axis: -1, epsilon: { float: epsilon } }, [{ dtype: x.dtype, shape: [...x.shape] }])[0];
   }
 
@@ -131,6 +137,14 @@ export class Graph extends GraphBuilder {
   }
   expand(x: Tensor, shape: Tensor, dims: Dim[]): Tensor {
     return this.node("Expand", [x, shape], {}, [{ dtype: x.dtype, shape: dims }])[0];
+  }
+
+  /** Splits along axis 0 into `parts` equal pieces. */
+  split(x: Tensor, parts: number): Tensor[] {
+    const d = x.shape[0];
+    compilerAssert(typeof d === "number" && d % parts === 0, `cannot split [${x.shape}] into ${parts}`);
+    const shape = [d / parts, ...x.shape.slice(1)];
+    return this.node("Split", [x, this.ints(Array(parts).fill(d / parts))], { axis: 0 }, Array.from({ length: parts }, () => ({ dtype: x.dtype, shape: [...shape] })));
   }
 
   /** Splits along axis 0 into `parts` pieces whose sizes are a runtime int64 tensor. */

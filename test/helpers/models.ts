@@ -29,7 +29,8 @@ export function randomRows(spec: Spec, data: ModelData, n: number, seed: number)
     const row: Row = {};
     for (const f of spec.features) {
       if (f.kind === "numeric") {
-        row[f.column] = rnd() < 0.1 ? null : (rnd() - 0.3) * 30;
+        // Around the synthetic mean 0.7 ± a few std (1.9), as standardised training data would be.
+        row[f.column] = rnd() < 0.1 ? null : 0.7 + (rnd() * 2 - 1) * 4;
         continue;
       }
       const owner = f.table ? byName.get(f.table)! : f;

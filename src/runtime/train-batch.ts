@@ -1,0 +1,90 @@
+import ort from "onnxruntime-node";
+import type { TrainStepSignature } from "../compiler/train-step.js";
+import type { Spec } from "../spec/types.js";
+import { encodeBatch, type RawRow } from "./batch.js";
+import type { Manifest } from "../compiler/inference.js";
+import type { EmbeddingStore } from "./embedding-store.js";
+
+export interface TrainBatch {
+  feeds: Record<string, ort.Tensor>;
+  /** Per table: the host row of each position in `rows.<table>`, for writing updated rows back. */
+  touched: Map<string, Int32Array>;
+}
+
+/**
+ * A batch of raw rows as train-step feeds: every categorical value becomes a position among its table's
+ * unique rows for this batch (`index.<field>`), and those rows and their optimizer state are gathered
+ * from the host store (`rows.<table>`). Numerics go in raw (the graph normalises them, as at serving).
+ */
+export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, store: EmbeddingStore, rows: RawRow[], domainIds: Int32Array | number[], file: string): TrainBatch {
+  const n = rows.length;
+  const feeds: Record<string, ort.Tensor> = {};
+  const unique = new Map<string, Map<number, number>>();
+  const positionOf = (table: string, row: number) => {
+    let m = unique.get(table);
+    if (!m) unique.set(table, (m = new Map()));
+    let p = m.get(row);
+    if (p === undefined) m.set(row, (p = m.size));
+    return p;
+  };
+  const features = new Map(spec.features.map((f) => [f.name, f]));
+  for (const l of signature.lookups) {
+    const f = features.get(l.feature)!;
+    if (f.kind === "multi_categorical") {
+      const lists = rows.map((r) => splitValues(r.values[f.column], f.separator));
+      const L = Math.max(1, ...lists.map((x) => x.length));
+      const idx = new BigInt64Array(n * L).fill(-1n);
+      lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, store.rowOf(l.table, v))))));
+      feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n, L]);
+    } else {
+      const idx = new BigInt64Array(n);
+      rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, store.rowOf(l.table, text(r.values[f.column]))))));
+      feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n]);
+    }
+  }
+  const touched = new Map<string, Int32Array>();
+  for (const t of signature.tables) {
+    const table = store.tables.get(t.name)!;
+    const ids = Int32Array.from((unique.get(t.name) ?? new Map([[0, 0]])).keys());
+    touched.set(t.name, ids);
+    feeds[`rows.${t.name}`] = new ort.Tensor("float32", gatherRows(table.values, ids, t.dim), [ids.length, t.dim]);
+    signature.slots.forEach((slot, s) => {
+      feeds[`rows.${t.name}::${slot}`] = new ort.Tensor("float32", gatherRows(table.slots[s], ids, t.dim), [ids.length, t.dim]);
+    });
+  }
+  // Numeric columns: the same parsing and error positions as serving.
+  const numericOnly = { inputs: spec.features.filter((f) => f.kind === "numeric").map((f) => ({ name: f.column, column: f.column, dtype: "float32", shape: ["N"], meaning: "" })) } as unknown as Manifest;
+  Object.assign(feeds, encodeBatch(numericOnly, rows, file));
+  feeds.domain_id = new ort.Tensor("int64", BigInt64Array.from(Array.from(domainIds, BigInt)), [n]);
+  return { feeds, touched };
+}
+
+/** Writes a step's updated rows and optimizer state back into the host tables. */
+export function scatterRows(signature: TrainStepSignature, store: EmbeddingStore, touched: Map<string, Int32Array>, out: Record<string, ort.Tensor>): void {
+  for (const t of signature.tables) {
+    const table = store.tables.get(t.name)!;
+    const ids = touched.get(t.name)!;
+    scatter(table.values, ids, out[`rows.${t.name}::new`].data as Float32Array, t.dim);
+    signature.slots.forEach((slot, s) => scatter(table.slots[s], ids, out[`rows.${t.name}::${slot}::new`].data as Float32Array, t.dim));
+  }
+}
+
+function gatherRows(values: Float32Array, ids: Int32Array, dim: number): Float32Array {
+  const out = new Float32Array(ids.length * dim);
+  ids.forEach((id, i) => out.set(values.subarray(id * dim, id * dim + dim), i * dim));
+  return out;
+}
+
+function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim: number): void {
+  ids.forEach((id, i) => values.set(rows.subarray(i * dim, i * dim + dim), id * dim));
+}
+
+function text(v: unknown): string {
+  return v === undefined || v === null ? "" : String(v);
+}
+
+function splitValues(v: unknown, sep: string): string[] {
+  if (Array.isArray(v)) return v.map(text).filter((s) => s !== "");
+  const t = text(v);
+  return t === "" ? [] : t.split(sep).filter((s) => s !== "");
+}
