@@ -18,7 +18,7 @@ export type GradRule = (c: GradContext) => (Tensor | undefined)[];
 /** Ops whose outputs carry no gradient (integer/boolean results, or index choices). */
 export const nonDifferentiable = new Set([
   "Equal", "Greater", "GreaterOrEqual", "Less", "And", "Or", "Not", "IsNaN", "NonZero", "CumSum", "Shape", "Size",
-  "ConstantOfShape", "LabelEncoder", "StringSplit", "Floor",
+  "ConstantOfShape", "LabelEncoder", "StringSplit", "Floor", "Sin", "Cos",
 ]);
 
 /** Sums `grad` down to `shape` (undoing numpy broadcasting: leading axes and axes where shape has 1). */

@@ -3,13 +3,16 @@ import { readFileSync } from "node:fs";
 import { SpecReadError } from "../spec/load.js";
 import { DataError } from "../runtime/batch.js";
 import { ModelFilesError } from "../runtime/model-files.js";
+import { CheckpointError } from "../runtime/checkpoint.js";
 import { Interrupted } from "../runtime/output.js";
 import { ExecutionProviderError } from "../runtime/session.js";
 import { registerCompile } from "./compile.js";
+import { registerEval } from "./eval.js";
 import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
 import { UsageError } from "./output.js";
 import { registerPredict } from "./predict.js";
+import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -25,6 +28,8 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerCompile(program);
   registerPredict(program);
+  registerTrain(program);
+  registerEval(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -45,6 +50,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
     } else if (e instanceof DataError) {
       process.stderr.write(`mdr: data error: ${e.message}\n`);
+      process.exitCode = 1;
+    } else if (e instanceof CheckpointError) {
+      process.stderr.write(`mdr: error: ${e.message}\n`);
       process.exitCode = 1;
     } else if (e instanceof Interrupted) {
       process.stderr.write(`mdr: ${e.message}\n`);

@@ -14,6 +14,8 @@ export interface CompileOptions {
   data?: ModelData;
   /** Total tensor bytes above which weights go to external data (tests lower it). */
   externalDataAbove?: number;
+  /** Trained values of parameters (and embedding tables), by parameter name, replacing the initial ones. */
+  weights?: Map<string, Float32Array>;
 }
 
 export interface Manifest {
@@ -50,6 +52,14 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
   const info = opsetInfo(opset);
   const data = options.data ?? emptyModelData();
   const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs });
+  if (options.weights) {
+    for (const init of built.graph.initializers) {
+      const w = options.weights.get(init.name);
+      if (!w) continue;
+      if (w.length !== (init.data as Float32Array).length) throw new Error(`weights for ${init.name} have ${w.length} values, the model needs ${(init.data as Float32Array).length}`);
+      (init as { data: Float32Array }).data = w;
+    }
+  }
   const hash = specHash(spec);
   const emitted = emitModel(built.graph, {
     producerVersion: mdrcVersion,

@@ -32,6 +32,8 @@ export interface TrainStepSignature {
   lookups: { feature: string; table: string; multi: boolean }[];
   /** Loss terms reported as outputs `loss.<term>`; `loss` is their weighted sum. */
   lossTerms: string[];
+  /** Whether the step takes a `seed` input (dropout or router noise). */
+  seeded: boolean;
 }
 
 export interface CompiledTrainStep {
@@ -91,6 +93,7 @@ export function compileTrainStep(spec: Spec, options: TrainStepOptions = {}): Co
       multi: f.kind === "multi_categorical",
     })),
     lossTerms: terms.map((t) => t.name),
+    seeded: g.inputs.some((i) => i.name === "seed"),
   };
   const bytes = emitModel(g, { producerVersion: mdrcVersion, docString: `mdrc train step of ${spec.model}` }).model;
   return { model: bytes, signature, initial: g.parameterInit };

@@ -10,6 +10,15 @@ export interface MlpShape {
   layerNorm: boolean;
   /** Whether the last layer is followed by the activation (experts: yes; a logit layer: no). */
   activateLast: boolean;
+  /** Dropout rate after every activated layer, in training graphs only. */
+  dropout: number;
+}
+
+/** Inverted dropout: zero a `rate` share of activations, scale the rest by 1/(1 − rate). */
+function dropout(g: Graph, h: Tensor, rate: number): Tensor {
+  if (!g.training || rate <= 0) return h;
+  const keep = g.cast(g.greaterOrEqual(g.randomUniformLike(h), g.scalar(rate)), "float32");
+  return g.mul(h, g.mul(keep, g.scalar(1 / (1 - rate))));
 }
 
 /** Parameters of one MLP layer, possibly stacked over `copies` experts: weight [copies?, in, out]. */
@@ -81,7 +90,7 @@ export function mlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: Ml
   params.forEach((p, i) => {
     h = g.add(g.matmul(h, p.weight), p.bias);
     const last = i === params.length - 1;
-    if (!last || shape.activateLast) h = activate(g, norm(g, h, p), shape.activation);
+    if (!last || shape.activateLast) h = dropout(g, activate(g, norm(g, h, p), shape.activation), shape.dropout);
   });
   return h;
 }
@@ -102,7 +111,7 @@ export function stackedMlpForward(g: Graph, x: Tensor, params: LayerParams[], sh
       h = g.add(g.matmul(h!, p.weight), g.unsqueeze(p.bias, [1]));
     }
     const last = i === params.length - 1;
-    if (!last || shape.activateLast) h = activate(g, norm(g, h!, p), shape.activation);
+    if (!last || shape.activateLast) h = dropout(g, activate(g, norm(g, h!, p), shape.activation), shape.dropout);
   });
   return h!;
 }

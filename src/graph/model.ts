@@ -60,7 +60,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   let auxLogit: Tensor | undefined;
 
   const copiesOf = (p: ExpertPoolSpec) => (p.scope === "per_domain" ? p.count * D : p.count);
-  const expertShape = (p: ExpertPoolSpec): MlpShape => ({ inWidth: widths.get(p.input)!, layers: p.layers, activation: p.activation, layerNorm: p.layer_norm, activateLast: true });
+  const expertShape = (p: ExpertPoolSpec): MlpShape => ({ inWidth: widths.get(p.input)!, layers: p.layers, activation: p.activation, layerNorm: p.layer_norm, activateLast: true, dropout: p.dropout });
 
   /** A pool's stacked parameters, created once however many gates mix it. */
   const groupOf = (p: ExpertPoolSpec): ExpertGroup => {
@@ -125,7 +125,9 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
       const W = g.paramNamed(wName, uniform(seed, wName, [inW, copies * choices], 1 / Math.sqrt(inW)));
       const b = g.paramNamed(bName, uniform(seed, bName, [copies * choices], 1 / Math.sqrt(inW)));
       const all = g.add(g.matmul(gin, W), b);
-      return copies === 1 ? all : selectDomain(g, g.reshape(all, [-1, D, choices], "N"), domainOneHot);
+      const selected = copies === 1 ? all : selectDomain(g, g.reshape(all, [-1, D, choices], "N"), domainOneHot);
+      // Exploration noise on the router logits, in training only.
+      return g.training && gate.noise > 0 ? g.add(selected, g.mul(g.randomNormalLike(selected), g.scalar(gate.noise))) : selected;
     });
 
     let localIdx: Tensor;
@@ -195,7 +197,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
     let x = outputOf(s.input);
     const inW = widths.get(s.input)!;
     if (s.partitioned_norm) x = g.scope("partitioned_norm", () => partitionedNorm(x, inW));
-    const shape: MlpShape = { inWidth: inW, layers: s.layers, activation: s.activation, layerNorm: s.layer_norm, activateLast: true };
+    const shape: MlpShape = { inWidth: inW, layers: s.layers, activation: s.activation, layerNorm: s.layer_norm, activateLast: true, dropout: s.dropout };
     // Per layer W_d = W_shared ⊙ W_domain, b_d = b_shared + b_domain; the domain factors start at 1 and 0.
     const shared = g.scope("shared", () => mlpParams(g, seed, shape));
     const domainParams = g.scope("domain", () => {
@@ -215,7 +217,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
       const aux = g.scope("aux", () => {
         const name = g.fresh("domain_table");
         const emb = g.gather(g.paramNamed(name, uniform(seed, name, [D, s.aux_dim], 0.05)), features.domain);
-        const auxShape: MlpShape = { inWidth: s.aux_dim, layers: [...s.aux_layers, 1], activation: s.activation, layerNorm: false, activateLast: false };
+        const auxShape: MlpShape = { inWidth: s.aux_dim, layers: [...s.aux_layers, 1], activation: s.activation, layerNorm: false, activateLast: false, dropout: 0 };
         return mlpForward(g, emb, mlpParams(g, seed, auxShape), auxShape);
       });
       auxLogit = auxLogit ? g.add(auxLogit, aux) : aux;
@@ -267,7 +269,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   const logitColumn = g.scope(`tower.${tower.name}`, () => towerLogit(tower));
   function towerLogit(t: TowerSpec): Tensor {
     const input = outputOf(t.input);
-    const shape: MlpShape = { inWidth: widths.get(t.input)!, layers: [...t.layers, 1], activation: t.activation, layerNorm: t.layer_norm, activateLast: false };
+    const shape: MlpShape = { inWidth: widths.get(t.input)!, layers: [...t.layers, 1], activation: t.activation, layerNorm: t.layer_norm, activateLast: false, dropout: t.dropout };
     if (t.per === "shared") return mlpForward(g, input, mlpParams(g, seed, shape), shape);
     const group: ExpertGroup = { name: "domain", input, params: mlpParams(g, seed, shape, D), shape, copies: D, outWidth: 1 };
     return byDomain(group);

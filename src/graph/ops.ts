@@ -198,6 +198,37 @@ export class Graph extends GraphBuilder {
   reduceMean(x: Tensor, axes: number[], keepdims = false) { return this.reduce("ReduceMean", x, axes, keepdims); }
   reduceMax(x: Tensor, axes: number[], keepdims = false) { return this.reduce("ReduceMax", x, axes, keepdims); }
 
+  // ---- training-time randomness
+  private seedInput?: Tensor;
+  private salt = 0;
+
+  /** The `seed` input of a training step: every random draw is a function of (seed, call site, element). */
+  seed(): Tensor {
+    return (this.seedInput ??= this.input("seed", "float32", [], "seed of this step's dropout and router noise"));
+  }
+
+  /**
+   * Uniform [0, 1) values shaped like `x`, hashed from the element index, the call site and the seed
+   * input (fract(sin(·)·43758.5453)): standard ops only, and reproducible for a given seed, so an
+   * interrupted run resumes with the same draws.
+   */
+  randomUniformLike(x: Tensor): Tensor {
+    const salt = ++this.salt;
+    const ones = this.filled(this.shapeOf(x), 1, "float32", [...x.shape]);
+    const index = this.node("Reshape", [this.cumSum(this.reshape(ones, [-1]), 0), this.shapeOf(x)], {}, [{ dtype: "float32", shape: [...x.shape] }])[0];
+    const t = this.add(this.mul(index, this.scalar(12.9898)), this.add(this.mul(this.seed(), this.scalar(78.233)), this.scalar(salt * 37.719)));
+    const s = this.mul(this.node("Sin", [t], {}, [{ dtype: "float32", shape: [...x.shape] }])[0], this.scalar(43758.5453));
+    return this.sub(s, this.node("Floor", [s], {}, [{ dtype: "float32", shape: [...x.shape] }])[0]);
+  }
+
+  /** Standard normal values shaped like `x` (Box–Muller on two uniform draws). */
+  randomNormalLike(x: Tensor): Tensor {
+    const u1 = this.max(this.randomUniformLike(x), this.scalar(1e-7));
+    const u2 = this.randomUniformLike(x);
+    const r = this.sqrt(this.mul(this.log(u1), this.scalar(-2)));
+    return this.mul(r, this.node("Cos", [this.mul(u2, this.scalar(2 * Math.PI))], {}, [{ dtype: "float32", shape: [...x.shape] }])[0]);
+  }
+
   // ---- strings (ai.onnx.ml for lookups; StringSplit needs opset 20)
   labelEncoder(x: Tensor, keys: string[], values: number[], defaultValue: number): Tensor {
     return this.node("LabelEncoder", [x], { keys_strings: keys, values_int64s: values, default_int64: defaultValue },

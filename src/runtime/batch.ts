@@ -28,9 +28,7 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
     const where = (r: RawRow) => r.columns?.[input.column];
     if (input.dtype === "float32") {
       const out = new Float32Array(n);
-      rows.forEach((r, i) => {
-        out[i] = toNumber(cell(r), () => new DataError(file, r.line, where(r), `'${input.column}' must be a number, got ${JSON.stringify(cell(r))}`));
-      });
+      rows.forEach((r, i) => (out[i] = numberCell(r, input.column, file)));
       feeds[input.name] = new ort.Tensor("float32", out, [n]);
     } else if (input.dtype === "int64") {
       const out = new BigInt64Array(n);
@@ -60,6 +58,12 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
 }
 
 const MISSING_ID = -(2n ** 62n);
+
+/** A numeric cell: empty, NaN, NA or null → NaN (missing); anything else must parse, or a positioned error. */
+export function numberCell(r: RawRow, column: string, file: string): number {
+  const v = r.values[column];
+  return toNumber(v, () => new DataError(file, r.line, r.columns?.[column], `'${column}' must be a number, got ${JSON.stringify(v)}`));
+}
 
 function toNumber(v: unknown, error: () => Error): number {
   if (v === undefined || v === null || v === "") return NaN;

@@ -29,6 +29,7 @@ export async function trainHarness(spec: Spec, data: ModelData, rows: Row[], opt
   const raw = rows.map((values, i) => ({ values, line: i + 2 }));
   const batch = encodeTrainBatch(spec, step.signature, store, raw, domainIdsOf(spec, rows), "test");
   const lrnd = prng(5, "labels");
+  if (step.signature.seeded) batch.feeds.seed = new ort.Tensor("float32", new Float32Array([7]), []);
   batch.feeds.label = new ort.Tensor("float32", Float32Array.from(rows, () => (lrnd() < 0.5 ? 1 : 0)), [rows.length]);
   const run = async (override: Map<string, Float32Array> = new Map()) => {
     const feeds: Record<string, ort.Tensor> = { ...batch.feeds };

@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { loadModelFiles } from "../runtime/model-files.js";
+import { evaluateFile } from "../runtime/scoring.js";
+import { createSession } from "../runtime/session.js";
+import { metricsTable } from "./metrics-table.js";
+import { positiveInt } from "./options.js";
+
+export function registerEval(program: Command): void {
+  program
+    .command("eval")
+    .description("overall and per-domain AUC and logloss of a trained model on a labelled file")
+    .argument("<model>", "model directory (or its model.onnx)")
+    .requiredOption("--data <file>", "labelled rows")
+    .option("--json", "print the metrics as JSON")
+    .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
+    .option("--threads <n>", "intra-op threads", positiveInt)
+    .action(async (model: string, opts: { data: string; json?: boolean; ep: "cpu" | "cuda"; threads?: number }) => {
+      const { modelPath, manifest } = loadModelFiles(model);
+      const session = await createSession(modelPath, { ep: opts.ep, threads: opts.threads });
+      const m = await evaluateFile(session, manifest, manifest.spec, opts.data);
+      if (opts.json) process.stdout.write(JSON.stringify(m, null, 2) + "\n");
+      else process.stdout.write(`${metricsTable(m)}\n`);
+    });
+}

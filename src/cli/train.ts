@@ -1,0 +1,48 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { compileSpecFile } from "../spec/load.js";
+import { train } from "../runtime/trainer.js";
+import { metricsTable } from "./metrics-table.js";
+import { positiveInt } from "./options.js";
+import { printDiagnostics, UsageError } from "./output.js";
+import { progressReporter } from "./progress.js";
+
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train a spec on a CSV or JSON Lines file; writes the best model, metrics and checkpoints")
+    .argument("<spec>", "a .mdr or .json spec")
+    .requiredOption("--data <file>", "training rows")
+    .option("--valid <file>", "validation rows, evaluated after every epoch")
+    .requiredOption("-o, --out <dir>", "output directory")
+    .option("--epochs <n>", "epochs (default: the spec's)", positiveInt)
+    .option("--batch-size <n>", "rows per step (default: the spec's)", positiveInt)
+    .option("--lr <x>", "learning rate (default: the spec's)", (v: string) => {
+      const x = Number(v);
+      if (!(x > 0)) throw new UsageError("--lr must be a positive number");
+      return x;
+    })
+    .option("--seed <n>", "seed (default: the spec's)", (v: string) => Number.parseInt(v, 10))
+    .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
+    .option("--threads <n>", "intra-op threads", positiveInt)
+    .option("--eval-every <n>", "also evaluate every n steps", positiveInt)
+    .option("--resume", "continue from the last complete checkpoint in the output directory")
+    .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; resume?: boolean }) => {
+      const compiled = compileSpecFile(path);
+      printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
+      if (!compiled.spec) throw new UsageError(`${path} has errors; nothing was trained`, 1);
+      const bar = progressReporter();
+      const t0 = performance.now();
+      const result = await train({
+        spec: compiled.spec, train: opts.data, valid: opts.valid, out: opts.out, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr,
+        seed: opts.seed, ep: opts.ep, threads: opts.threads, resume: opts.resume, evalEvery: opts.evalEvery,
+        progress: bar.update, log: (l) => process.stderr.write(`${l}\n`),
+      }).finally(bar.stop);
+      const s = (performance.now() - t0) / 1000;
+      process.stderr.write(`trained ${result.steps} steps in ${s.toFixed(1)} s (${Math.round(result.rowsPerSecond)} rows/s, ${(result.ortShare * 100).toFixed(0)}% inside ONNX Runtime)${result.skippedRows ? `; skipped ${result.skippedRows} rows with undeclared domain values per epoch` : ""}\n`);
+      if (result.best) {
+        process.stdout.write(`best model (epoch ${result.best.epoch}) on ${opts.valid}:\n${metricsTable(result.best)}\n`);
+      }
+      process.stderr.write(`wrote ${opts.out}/model.onnx, manifest.json, metrics.jsonl, checkpoints/\n`);
+    });
+}

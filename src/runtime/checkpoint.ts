@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { tempPathFor } from "./output.js";
+
+/**
+ * Checkpoints are safetensors files (an 8-byte header length, a JSON header, raw little-endian tensor
+ * bytes): a format PyTorch, JAX and Rust tooling read as is. mdrc adds to the header's __metadata__ the
+ * format name and version and a SHA-256 of the tensor bytes, checked on load, and writes atomically
+ * (temporary file, fsync, rename), so a crash leaves the previous checkpoint intact.
+ */
+export const CHECKPOINT_FORMAT = "mdrc-checkpoint";
+export const CHECKPOINT_VERSION = "1";
+
+export class CheckpointError extends Error {}
+
+export interface CheckpointTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Checkpoint {
+  tensors: Map<string, CheckpointTensor>;
+  metadata: Record<string, string>;
+}
+
+export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
+  const names = [...checkpoint.tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const name of names) {
+    const t = checkpoint.tensors.get(name)!;
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const hash = createHash("sha256");
+  for (const name of names) hash.update(bytesOf(checkpoint.tensors.get(name)!.data));
+  header.__metadata__ = { ...checkpoint.metadata, format: CHECKPOINT_FORMAT, format_version: CHECKPOINT_VERSION, sha256: hash.digest("hex") };
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (json.length % 8)) % 8); // safetensors pads the header to 8 bytes
+  const headerBytes = Buffer.from(json, "utf8");
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(headerBytes.length));
+  const tmp = tempPathFor(path);
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, length);
+    writeSync(fd, headerBytes);
+    for (const name of names) writeSync(fd, bytesOf(checkpoint.tensors.get(name)!.data));
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+export function readCheckpoint(path: string): Checkpoint {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+  }
+  if (bytes.length < 8) throw new CheckpointError(`${path} is truncated`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (8 + headerLength > bytes.length) throw new CheckpointError(`${path} is truncated`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
+  } catch {
+    throw new CheckpointError(`${path} has a corrupt header`);
+  }
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${path} is not an mdrc checkpoint`);
+  if (metadata.format_version !== CHECKPOINT_VERSION) throw new CheckpointError(`${path} has checkpoint format version ${metadata.format_version}; this mdrc reads ${CHECKPOINT_VERSION}`);
+  const data = bytes.subarray(8 + headerLength);
+  const tensors = new Map<string, CheckpointTensor>();
+  const hash = createHash("sha256");
+  const names = Object.keys(header).filter((k) => k !== "__metadata__").sort();
+  for (const name of names) {
+    const t = header[name] as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const [start, end] = t.data_offsets;
+    if (t.dtype !== "F32" || end > data.length || start > end) throw new CheckpointError(`${path}: tensor ${name} is damaged`);
+    const slice = data.subarray(start, end);
+    hash.update(slice);
+    const copy = new Float32Array(slice.length / 4);
+    new Uint8Array(copy.buffer).set(slice);
+    tensors.set(name, { shape: t.shape, data: copy });
+  }
+  if (hash.digest("hex") !== metadata.sha256) throw new CheckpointError(`${path} fails its checksum (damaged or partly written)`);
+  return { tensors, metadata };
+}
+
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}

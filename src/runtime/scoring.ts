@@ -1,0 +1,40 @@
+import type ort from "onnxruntime-node";
+import type { Manifest } from "../compiler/inference.js";
+import type { Spec } from "../spec/types.js";
+import { encodeBatch } from "./batch.js";
+import { evaluate, type EvaluationMetrics } from "./metrics.js";
+import { openRows } from "./readers.js";
+import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
+
+/** Scores a labelled file with an inference session and computes overall and per-domain metrics. */
+export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, batchSize = 4096): Promise<EvaluationMetrics & { skipped: number }> {
+  const source = openRows(file);
+  checkColumns(spec, await source.columns(), file);
+  const probabilities: number[] = [];
+  const labels: number[] = [];
+  const domains: number[] = [];
+  let skipped = 0;
+  let batch: LabelledRow[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    const out = await session.run(encodeBatch(manifest, batch, file));
+    const p = out.probability.data as Float32Array;
+    batch.forEach((r, i) => {
+      probabilities.push(p[i]);
+      labels.push(r.label);
+      domains.push(r.domain);
+    });
+    batch = [];
+  };
+  for await (const row of source.rows()) {
+    const labelled = labelRow(spec, row, file);
+    if (!labelled) {
+      skipped++;
+      continue;
+    }
+    batch.push(labelled);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  return { ...evaluate(probabilities, labels, domains, spec.domain.values), skipped };
+}
