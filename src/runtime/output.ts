@@ -32,8 +32,8 @@ export async function withSignalGuard<T>(fn: () => Promise<T> | T): Promise<T> {
 }
 
 export class Interrupted extends Error {
-  constructor() {
-    super("interrupted; no output was written");
+  constructor(message = "interrupted; no output was written") {
+    super(message);
   }
 }
 

@@ -187,15 +187,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const elapsed = (performance.now() - started) / 1000;
         options.progress?.({ epoch: state.epoch + 1, epochs: t.epochs, rowsDone: state.epoch * summary.rows + batchIndex * t.batch_size, rowsTotal: totalRows, rowsPerSecond: rowsSeen / Math.max(elapsed, 1e-9), loss: lossSum / lossRows });
         if (options.evalEvery && state.step % options.evalEvery === 0) await evaluateNow(lossSum / lossRows);
-        if (options.stopAfterSteps !== undefined && stepsThisRun >= options.stopAfterSteps) {
-          saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2);
-          throw new Interrupted();
-        }
+        let interrupted = options.stopAfterSteps !== undefined && stepsThisRun >= options.stopAfterSteps;
         try {
           checkInterrupted();
-        } catch (e) {
-          saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2);
-          throw e;
+        } catch {
+          interrupted = true;
+        }
+        if (interrupted) {
+          const path = saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2);
+          throw new Interrupted(`interrupted at step ${state.step}; saved ${path} — continue with --resume`);
         }
       };
       for await (const row of stream) {
@@ -261,7 +261,7 @@ function checkpointName(step: number): string {
   return `ckpt-${String(step).padStart(9, "0")}.safetensors`;
 }
 
-function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): void {
+function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {
   const tensors = new Map<string, CheckpointTensor>();
   for (const [k, v] of state.params) tensors.set(k, { shape: [v.length], data: v });
   for (const [k, v] of state.slots) tensors.set(k, { shape: [v.length], data: v });
@@ -275,11 +275,13 @@ function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: Mode
     best_score: String(state.bestScore), best_epoch: String(state.bestEpoch), bad_epochs: String(state.badEpochs),
     model_data: JSON.stringify(data),
   };
-  writeCheckpoint(join(dir, name ?? checkpointName(state.step)), { tensors, metadata });
+  const path = join(dir, name ?? checkpointName(state.step));
+  writeCheckpoint(path, { tensors, metadata });
   if (!name) {
     const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
     for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old), { force: true });
   }
+  return path;
 }
 
 /** The newest complete checkpoint (a damaged newest one is skipped in favour of the one before). */
