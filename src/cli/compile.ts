@@ -3,6 +3,10 @@ import { Option } from "commander";
 import { compileInference } from "../compiler/inference.js";
 import { DEFAULT_OPSET, supportedOpsets } from "../onnx/opset.js";
 import { writeFilesAtomic, withSignalGuard } from "../runtime/output.js";
+import { compileTrainStep } from "../compiler/train-step.js";
+import { emptyModelData } from "../graph/model-data.js";
+import { checkpointChunks, readCheckpoint } from "../runtime/checkpoint.js";
+import { checkpointWeights, initialCheckpoint } from "../runtime/trainer.js";
 import { compileSpecFile } from "../spec/load.js";
 import { printDiagnostics, UsageError } from "./output.js";
 
@@ -15,14 +19,25 @@ export function registerCompile(program: Command): void {
     .addOption(new Option("--opset <n>", "ONNX opset").choices(supportedOpsets.map(String)).default(String(DEFAULT_OPSET)))
     .addOption(new Option("--dispatch <mode>", "top-k dispatch for every routed gate (default: each gate's own)").choices(["sparse", "dense"]))
     .option("--debug-outputs", "also output router probabilities and selected experts per row")
-    .action(async (path: string, opts: { out: string; opset: string; dispatch?: "sparse" | "dense"; debugOutputs?: boolean }) => {
+    .option("--checkpoint <file>", "take weights, vocabularies and statistics from a training checkpoint")
+    .option("--no-train-step", "skip train_step.onnx and the initial checkpoint")
+    .action(async (path: string, opts: { out: string; opset: string; dispatch?: "sparse" | "dense"; debugOutputs?: boolean; checkpoint?: string; trainStep: boolean }) => {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
       if (!compiled.spec) throw new UsageError(`${path} has errors; nothing was written`, 1);
       const spec = compiled.spec;
-      const result = compileInference(spec, { opset: Number(opts.opset), dispatch: opts.dispatch, debugOutputs: opts.debugOutputs });
-      await withSignalGuard(() => writeFilesAtomic(opts.out, { ...result.files, "manifest.json": JSON.stringify(result.manifest, null, 2) + "\n" }));
+      const opset = Number(opts.opset);
+      const trained = opts.checkpoint ? checkpointWeights(readCheckpoint(opts.checkpoint)) : undefined;
+      const result = compileInference(spec, { opset, dispatch: opts.dispatch, debugOutputs: opts.debugOutputs, ...(trained ?? {}) });
+      const files: Record<string, Uint8Array | string> = { ...result.files, "manifest.json": JSON.stringify(result.manifest, null, 2) + "\n" };
+      if (opts.trainStep) {
+        const step = compileTrainStep(spec, { opset, dispatch: opts.dispatch, ...(trained ? { data: trained.data } : {}) });
+        files["train_step.onnx"] = step.model;
+        files["train_step.json"] = JSON.stringify(step.signature, null, 2) + "\n";
+        if (!opts.checkpoint) files["checkpoint.safetensors"] = Buffer.concat(checkpointChunks(initialCheckpoint(spec, step, emptyModelData())));
+      }
+      await withSignalGuard(() => writeFilesAtomic(opts.out, files));
       const kb = (result.files["model.onnx"].length / 1024).toFixed(1);
-      process.stderr.write(`compiled ${spec.model} → ${opts.out}/model.onnx (${kb} KiB, opset ${opts.opset}) and manifest.json\n`);
+      process.stderr.write(`compiled ${spec.model} → ${opts.out}/: ${Object.keys(files).sort().join(", ")} (model.onnx ${kb} KiB, opset ${opset})\n`);
     });
 }

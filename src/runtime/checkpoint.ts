@@ -23,7 +23,8 @@ export interface Checkpoint {
   metadata: Record<string, string>;
 }
 
-export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
+/** The file's bytes as chunks (header, then each tensor), without copying the tensors. */
+export function checkpointChunks(checkpoint: Checkpoint): Uint8Array[] {
   const names = [...checkpoint.tensors.keys()].sort();
   const header: Record<string, unknown> = {};
   let offset = 0;
@@ -40,12 +41,14 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   const headerBytes = Buffer.from(json, "utf8");
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(headerBytes.length));
+  return [length, headerBytes, ...names.map((name) => bytesOf(checkpoint.tensors.get(name)!.data))];
+}
+
+export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   const tmp = tempPathFor(path);
   const fd = openSync(tmp, "w");
   try {
-    writeSync(fd, length);
-    writeSync(fd, headerBytes);
-    for (const name of names) writeSync(fd, bytesOf(checkpoint.tensors.get(name)!.data));
+    for (const chunk of checkpointChunks(checkpoint)) writeSync(fd, chunk);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

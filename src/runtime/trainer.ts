@@ -2,11 +2,11 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { compileInference, specHash } from "../compiler/inference.js";
-import { compileTrainStep } from "../compiler/train-step.js";
+import { compileTrainStep, type CompiledTrainStep } from "../compiler/train-step.js";
 import type { DispatchMode } from "../graph/dispatch.js";
 import type { ModelData } from "../graph/model-data.js";
 import type { Spec } from "../spec/types.js";
-import { readCheckpoint, writeCheckpoint, type CheckpointTensor } from "./checkpoint.js";
+import { readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";
 import { summarizeTrainingData } from "./data-stats.js";
 import { EmbeddingStore } from "./embedding-store.js";
 import type { EvaluationMetrics } from "./metrics.js";
@@ -116,13 +116,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
   const session = await createSession(step.model, { ep: options.ep, threads: options.threads });
   const sig = step.signature;
-  const state: TrainerState = {
-    params: new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)])),
-    slots: new Map(),
-    store: new EmbeddingStore(spec, data, sig),
-    step: 0, epoch: 0, batchInEpoch: 0, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0,
-  };
-  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, new Float32Array(state.params.get(p.name)!.length));
+  const state = initialState(spec, step, data);
   const history: EvaluationRecord[] = [];
   if (resumeFrom) {
     restore(state, resumeFrom, spec, sig.slots);
@@ -261,7 +255,13 @@ function checkpointName(step: number): string {
   return `ckpt-${String(step).padStart(9, "0")}.safetensors`;
 }
 
-function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {
+/**
+ * The checkpoint layout: dense parameters and state under their graph names, optimizer slots as
+ * `<name>::<slot>`, full embedding tables as `embedding.<table>.table` (the inference initializer names,
+ * so a checkpoint loads straight into an inference model) with their slots; training progress and the
+ * learned vocabularies and statistics in the metadata.
+ */
+function checkpointOf(state: TrainerState, spec: Spec, data: ModelData): Checkpoint {
   const tensors = new Map<string, CheckpointTensor>();
   for (const [k, v] of state.params) tensors.set(k, { shape: [v.length], data: v });
   for (const [k, v] of state.slots) tensors.set(k, { shape: [v.length], data: v });
@@ -275,8 +275,36 @@ function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: Mode
     best_score: String(state.bestScore), best_epoch: String(state.bestEpoch), bad_epochs: String(state.badEpochs),
     model_data: JSON.stringify(data),
   };
+  return { tensors, metadata };
+}
+
+/** The starting point of training (what `mdr compile` writes): initial weights, zero optimizer state. */
+export function initialCheckpoint(spec: Spec, step: CompiledTrainStep, data: ModelData): Checkpoint {
+  return checkpointOf(initialState(spec, step, data), spec, data);
+}
+
+/** Weights by inference-graph name from a checkpoint, and the model data it was trained with. */
+export function checkpointWeights(ckpt: Checkpoint): { weights: Map<string, Float32Array>; data: ModelData } {
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of ckpt.tensors) if (!name.includes("::")) weights.set(name, t.data);
+  return { weights, data: JSON.parse(ckpt.metadata.model_data ?? '{"vocabularies":{},"numeric":{}}') as ModelData };
+}
+
+function initialState(spec: Spec, step: CompiledTrainStep, data: ModelData): TrainerState {
+  const sig = step.signature;
+  const state: TrainerState = {
+    params: new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)])),
+    slots: new Map(),
+    store: new EmbeddingStore(spec, data, sig),
+    step: 0, epoch: 0, batchInEpoch: 0, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0,
+  };
+  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, new Float32Array(state.params.get(p.name)!.length));
+  return state;
+}
+
+function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {
   const path = join(dir, name ?? checkpointName(state.step));
-  writeCheckpoint(path, { tensors, metadata });
+  writeCheckpoint(path, checkpointOf(state, spec, data));
   if (!name) {
     const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
     for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old), { force: true });

@@ -33,7 +33,13 @@ test("compile writes model.onnx and manifest.json whose inputs, outputs and opse
   const out = join(dir, "cesaa");
   const r = mdr("compile", examplePath("cesaa"), "-o", out);
   assert.equal(r.code, 0, r.err);
-  assert.deepEqual(readdirSync(out).sort(), ["manifest.json", "model.onnx"]);
+  assert.deepEqual(readdirSync(out).sort(), ["checkpoint.safetensors", "manifest.json", "model.onnx", "train_step.json", "train_step.onnx"]);
+  const signature = JSON.parse(readFileSync(join(out, "train_step.json"), "utf8"));
+  assert.deepEqual(signature.lossTerms, ["bce", "mutual_information", "load_balance"]);
+  assert.deepEqual(signature.slots, ["adam_m", "adam_v"]);
+  const trainSession = await ort.InferenceSession.create(join(out, "train_step.onnx"));
+  assert.ok(trainSession.outputNames.includes("loss.mutual_information"));
+  assert.ok(trainSession.inputNames.includes("rows.user") && trainSession.inputNames.includes("index.genres"));
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
   assert.equal(manifest.opset, 17);
   assert.deepEqual(manifest.inputs.map((i: { name: string; dtype: string; shape: unknown[] }) => [i.name, i.dtype, i.shape.join("×")]), [

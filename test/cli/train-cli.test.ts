@@ -41,6 +41,11 @@ test("train + eval on a small file: per-domain table, model, metrics, checkpoint
   const best = lines.reduce((a, b) => (b.overall.auc > a.overall.auc ? b : a)); // the spec's metric is auc
   assert.ok(Math.abs(m.overall.auc - best.overall.auc) < 1e-9, `eval ${m.overall.auc} vs training's validation ${best.overall.auc}`);
   assert.ok(Math.abs(m.domains.shop.logloss - best.domains.shop.logloss) < 1e-9);
+  // The best checkpoint compiles back into an inference model that scores the same.
+  const again = join(dir, "from-checkpoint");
+  assert.equal(mdr("compile", specPath, "-o", again, "--checkpoint", join(out, "checkpoints", "best.safetensors"), "--no-train-step").code, 0);
+  const e2 = JSON.parse(mdr("eval", again, "--data", validFile, "--json").out);
+  assert.equal(e2.overall.auc, m.overall.auc);
 });
 
 test("train: bad data gives file:line:column, exit 1, and no output folder", () => {
