@@ -1,6 +1,7 @@
 import { backprop } from "../autodiff/backprop.js";
 import type { DispatchMode } from "../graph/dispatch.js";
 import { emptyModelData, type ModelData } from "../graph/model-data.js";
+import { binaryCrossEntropy, loadBalanceLoss, mutualInformationLoss } from "../graph/losses.js";
 import { buildModel, type ModelGraph } from "../graph/model.js";
 import type { Graph } from "../graph/ops.js";
 import type { Tensor, TensorData } from "../graph/tensor.js";
@@ -42,8 +43,6 @@ export interface CompiledTrainStep {
   /** Initial values of dense parameters and states, by name. */
   initial: Map<string, TensorData>;
 }
-
-const EPS = 1e-9;
 
 /**
  * The training step as one ordinary ONNX graph: forward in training mode, the loss terms of the spec,
@@ -112,36 +111,17 @@ function lossTerms(g: Graph, spec: Spec, model: ModelGraph, label: Tensor): Loss
   const D = spec.domain.values.length;
   g.scope("loss", () => {
     if (spec.loss.bce > 0) {
-      // Numerically stable BCE from logits: max(z, 0) − z·y + log(1 + e^−|z|), weighted per domain.
-      const z = model.logit;
-      const perRow = g.add(g.sub(g.max(z, g.scalar(0)), g.mul(z, label)), g.softplus(g.neg(g.abs(z))));
+      const perRow = binaryCrossEntropy(g, model.logit, label);
       const weights = spec.domain.values.map((v) => spec.domain.weights[v] ?? 1);
       const weighted = weights.every((w) => w === 1) ? perRow : g.mul(perRow, g.gather(g.floats(weights), domain));
       add("bce", spec.loss.bce, g.reduceMean(weighted, [0]));
     }
     const router = spec.loss.router ? model.gates.get(spec.loss.router) : undefined;
     if (router && spec.loss.mutual_information > 0) {
-      // Mod-Squad MI: M[d,e] = Σ_{rows of d} p_e / B; loss = −Σ M log(M / (P(d) P(e))).
-      const onehot = g.cast(g.oneHotMask(domain, D), "float32"); // [N, D]
-      const n = g.cast(g.gather(g.shapeOf(domain), g.ints([0], [])), "float32");
-      const M = g.div(g.matmul(g.transpose(onehot, [1, 0]), router.probabilities), n); // [D, E]
-      const pd = g.reduceSum(M, [1], true);
-      const pe = g.reduceSum(M, [0], true);
-      const ratio = g.div(g.add(M, g.scalar(EPS)), g.add(g.mul(pd, pe), g.scalar(EPS)));
-      add("mutual_information", spec.loss.mutual_information, g.neg(g.reduceSum(g.mul(M, g.log(ratio)), [0, 1])));
+      add("mutual_information", spec.loss.mutual_information, mutualInformationLoss(g, router.probabilities, domain, D));
     }
     if (router && spec.loss.load_balance > 0) {
-      // Switch: E · Σ_e f_e · P_e, f_e the share of (row, slot) assignments to e (no gradient), P_e the mean probability.
-      const E = router.choices;
-      const meanP = g.reduceMean(router.probabilities, [0]);
-      let f: Tensor;
-      if (router.selected) {
-        const counts = g.reduceSum(g.cast(g.oneHotMask(router.selected, E), "float32"), [0, 1]);
-        f = g.div(counts, g.reduceSum(counts, [0], true));
-      } else {
-        f = meanP;
-      }
-      add("load_balance", spec.loss.load_balance, g.mul(g.reduceSum(g.mul(f, meanP), [0]), g.scalar(E)));
+      add("load_balance", spec.loss.load_balance, loadBalanceLoss(g, router.probabilities, router.selected, router.choices));
     }
     if (spec.loss.l2_embedding > 0) {
       const rows = g.inputs.filter((i) => i.name.startsWith("rows."));

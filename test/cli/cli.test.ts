@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { assertNoStack, mdr } from "../helpers/cli.js";
 import { cesaaArch, examplePath, root, withArchitecture } from "../helpers/specs.js";
 
-const mdr = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [`${root}bin/mdr.js`, ...args], { encoding: "utf8", cwd: root, env: { ...process.env, NO_COLOR: "1" } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const dir = mkdtempSync(join(tmpdir(), "mdr-cli-"));
 const write = (name: string, text: string | Buffer) => {
   const p = join(dir, name);
@@ -20,7 +16,7 @@ const clean = write("clean.mdr", withArchitecture(cesaaArch));
 const broken = write("broken.mdr", withArchitecture(cesaaArch.replace("k: 2", "k: 9")));
 const warned = write("warned.mdr", withArchitecture(cesaaArch.replace("k: 2", "k: 4")));
 
-const noStack = (s: string) => assert.doesNotMatch(s, /\n\s+at .*\(.*:\d+:\d+\)/, "no stack trace");
+const noStack = assertNoStack;
 
 test("validate: exit 0 on clean specs, globs expanded", () => {
   const r = mdr("validate", "examples/movielens/*.mdr");

@@ -1,25 +1,21 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { assertNoStack, mdr } from "../helpers/cli.js";
 import ort from "onnxruntime-node";
 import { compileInference } from "../../src/compiler/inference.js";
 import { compileText, examplePath, root } from "../helpers/specs.js";
 import { readFileSync as read } from "node:fs";
 
-const mdr = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [`${root}bin/mdr.js`, ...args], { encoding: "utf8", cwd: root, env: { ...process.env, NO_COLOR: "1" } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const dir = mkdtempSync(join(tmpdir(), "mdr-compile-"));
 const write = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
 };
-const noStack = (s: string) => assert.doesNotMatch(s, /\n\s+at .*:\d+:\d+\)?\n/, "no stack trace");
+const noStack = assertNoStack;
 
 const header = "userId,movieId,genres,year,movie_count,hour,weekday,domain,label";
 const rows = [

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { assertNoStack, mdr } from "../helpers/cli.js";
 import { root } from "../helpers/specs.js";
 import { syntheticCesaa, syntheticSpec, writeSynthetic } from "../helpers/synthetic.js";
 
-const mdr = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [`${root}bin/mdr.js`, ...args], { encoding: "utf8", cwd: root, env: { ...process.env, NO_COLOR: "1" } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const dir = mkdtempSync(join(tmpdir(), "mdr-train-cli-"));
 const write = (name: string, text: string) => {
   const p = join(dir, name);
@@ -19,7 +16,7 @@ const write = (name: string, text: string) => {
 };
 const specPath = write("syn.mdr", syntheticSpec(syntheticCesaa));
 const header = "user,item,x,domain,label";
-const noStack = (s: string) => assert.doesNotMatch(s, /\n\s+at .*:\d+:\d+\)?\n/, "no stack trace");
+const noStack = assertNoStack;
 
 test("train + eval on a small file: per-domain table, model, metrics, checkpoints; eval reproduces validation", () => {
   const trainFile = join(dir, "t.csv");
