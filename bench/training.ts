@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { costReport } from "../src/check/cost.js";
@@ -137,6 +138,11 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
   const rawRowsPerS = Math.round(4096 / (await timeRuns(rawSession, raw.feeds(4096), 1)));
   const small10k = log(await measureTraining(withBigTable(10_000), "sparse", 512, 1));
   const big1m = log(await measureTraining(withBigTable(1_000_000), "sparse", 512, 1));
+  // Peak memory: a 10^6 × 16 table with Adam holds 3 × 64 MB (values, m, v); the whole process must stay under 3× that.
+  const peak = (rows: number) => JSON.parse(execFileSync(process.execPath, [`${root}dist/bench/memory-child.js`, String(rows)], { encoding: "utf8" })).max_rss_bytes as number;
+  const peakBig = peak(1_000_000);
+  const peakSmall = peak(10_000);
+  const tableBytes = 1_000_000 * 16 * 4 * 3;
   const summary = {
     cesaa_small_sparse_train_rows_per_s_b4096_t1: find("cesaa_small", "sparse", 1, 4096).rows_per_s,
     cesaa_small_dense_train_rows_per_s_b4096_t1: find("cesaa_small", "dense", 1, 4096).rows_per_s,
@@ -147,6 +153,10 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
     step_ms_table_1e4_b512: small10k.step_ms,
     step_ms_table_1e6_b512: big1m.step_ms,
     step_time_ratio_1e6_over_1e4: Number((big1m.step_ms / small10k.step_ms).toFixed(2)),
+    peak_rss_mb_table_1e6: Math.round(peakBig / 2 ** 20),
+    peak_rss_mb_table_1e4: Math.round(peakSmall / 2 ** 20),
+    table_and_adam_state_mb_1e6: Math.round(tableBytes / 2 ** 20),
+    peak_rss_over_table_and_state_1e6: Number((peakBig / tableBytes).toFixed(2)),
   };
   return { rows, summary };
 }
