@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compileInference } from "../../src/compiler/inference.js";
+import { compileTrainStep } from "../../src/compiler/train-step.js";
 import { compileText, exampleNames, readExample } from "../helpers/specs.js";
 
 // The reference ONNX checker is Python's `onnx` (Debian: python3-onnx, which checks up to opset 17).
@@ -22,7 +23,7 @@ for p in sys.argv[1:]:
 print("ok")
 `;
 
-test("every example compiles to a model the ONNX checker accepts with strict shape inference", { skip: hasOnnx ? false : "python3-onnx is not installed (apt-get install python3-onnx)" }, () => {
+test("every example's inference and train-step models pass the ONNX checker with strict shape inference", { skip: hasOnnx ? false : "python3-onnx is not installed (apt-get install python3-onnx)" }, () => {
   const dir = mkdtempSync(join(tmpdir(), "mdr-check-"));
   const paths: string[] = [];
   for (const name of exampleNames) {
@@ -31,6 +32,9 @@ test("every example compiles to a model the ONNX checker accepts with strict sha
       const p = join(dir, `${name}-${dispatch}.onnx`);
       writeFileSync(p, compileInference(spec, { dispatch, debugOutputs: true }).files["model.onnx"]);
       paths.push(p);
+      const t = join(dir, `${name}-${dispatch}-train.onnx`);
+      writeFileSync(t, compileTrainStep(spec, { dispatch }).model);
+      paths.push(t);
     }
   }
   const r = spawnSync(python!, ["-c", checker, ...paths], { encoding: "utf8" });
