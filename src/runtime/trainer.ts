@@ -146,7 +146,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   await withSignalGuard(async () => {
     while (state.epoch < t.epochs) {
-      const source = openRows(options.train);
+      const source = openRows(options.train, { positions: false }); // validated by the first pass
       checkColumns(spec, await source.columns(), options.train);
       const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`);
       let batch: LabelledRow[] = [];
