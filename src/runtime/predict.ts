@@ -5,6 +5,7 @@ import { DataError, encodeBatch, type RawRow } from "./batch.js";
 import { loadModelFiles } from "./model-files.js";
 import { checkInterrupted, tempPathFor, withSignalGuard } from "./output.js";
 import { openRows } from "./readers.js";
+import { domainOf } from "./rows.js";
 import { createSession, type ExecutionProvider } from "./session.js";
 
 export interface PredictOptions {
@@ -41,7 +42,6 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const keep = options.keep ?? [];
   for (const col of keep) if (!columns.has(col)) throw new DataError(options.data, 1, undefined, `missing column '${col}' (asked for by --keep)`);
   const batchSize = options.batchSize ?? 4096;
-  const domainValues = new Set(manifest.domain.values);
   const tmp = tempPathFor(options.out);
   return withSignalGuard(async () => {
     const out = createWriteStream(tmp);
@@ -67,16 +67,9 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         checkInterrupted();
       };
       for await (const row of source.rows()) {
-        const dv = String(row.values[manifest.domain.column] ?? "");
-        if (!domainValues.has(dv)) {
-          if (manifest.domain.unknown === "skip") {
-            skipped++;
-            continue;
-          }
-          if (manifest.domain.unknown === "error") {
-            throw new DataError(options.data, row.line, row.columns?.[manifest.domain.column],
-              `domain value '${dv}' is not one of ${manifest.domain.values.join(", ")} (the spec says unknown: error)`);
-          }
+        if (domainOf(manifest.domain, row, options.data) === undefined) {
+          skipped++;
+          continue;
         }
         batch.push(row);
         if (batch.length >= batchSize) await flush();

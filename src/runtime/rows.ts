@@ -12,15 +12,8 @@ export interface LabelledRow extends RawRow {
  * row the policy skips; throws a positioned DataError otherwise.
  */
 export function labelRow(spec: Spec, row: RawRow, file: string): LabelledRow | undefined {
-  const d = spec.domain;
-  const raw = row.values[d.column];
-  const value = raw === undefined || raw === null ? "" : String(raw);
-  let domain = d.values.indexOf(value);
-  if (domain < 0) {
-    if (d.unknown === "skip") return undefined;
-    if (d.unknown === "fallback") domain = d.values.indexOf(d.fallback!);
-    else throw new DataError(file, row.line, row.columns?.[d.column], `domain value '${value}' is not one of ${d.values.join(", ")} (the spec says unknown: error)`);
-  }
+  const domain = domainOf(spec.domain, row, file);
+  if (domain === undefined) return undefined;
   const l = row.values[spec.label];
   const label = l === 1 || l === true || l === "1" || l === "1.0" ? 1 : l === 0 || l === false || l === "0" || l === "0.0" ? 0 : NaN;
   if (Number.isNaN(label)) throw new DataError(file, row.line, row.columns?.[spec.label], `label '${spec.label}' must be 0 or 1, got ${JSON.stringify(l ?? "")}`);
@@ -29,6 +22,25 @@ export function labelRow(spec: Spec, row: RawRow, file: string): LabelledRow | u
   labelled.label = label;
   labelled.domain = domain;
   return labelled;
+}
+
+/** The domain policy of a spec (or of a compiled model's manifest). */
+export interface DomainPolicy {
+  column: string;
+  values: string[];
+  unknown: string;
+  fallback?: string;
+}
+
+/** A row's domain id under the policy: undefined when the policy skips the row; a positioned error when it forbids it. */
+export function domainOf(d: DomainPolicy, row: RawRow, file: string): number | undefined {
+  const raw = row.values[d.column];
+  const value = raw === undefined || raw === null ? "" : String(raw);
+  const id = d.values.indexOf(value);
+  if (id >= 0) return id;
+  if (d.unknown === "skip") return undefined;
+  if (d.unknown === "fallback") return d.values.indexOf(d.fallback!);
+  throw new DataError(file, row.line, row.columns?.[d.column], `domain value '${value}' is not one of ${d.values.join(", ")} (the spec says unknown: error)`);
 }
 
 /** Every column the spec reads, with why (for missing-column messages). */

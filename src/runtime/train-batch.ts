@@ -1,8 +1,7 @@
 import ort from "onnxruntime-node";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { Spec } from "../spec/types.js";
-import { encodeBatch, type RawRow } from "./batch.js";
-import type { Manifest } from "../compiler/inference.js";
+import { numberCell, type RawRow } from "./batch.js";
 import type { EmbeddingStore } from "./embedding-store.js";
 
 export interface TrainBatch {
@@ -52,9 +51,10 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
       feeds[`rows.${t.name}::${slot}`] = new ort.Tensor("float32", gatherRows(table.slots[s], ids, t.dim), [ids.length, t.dim]);
     });
   }
-  // Numeric columns: the same parsing and error positions as serving.
-  const numericOnly = { inputs: spec.features.filter((f) => f.kind === "numeric").map((f) => ({ name: f.column, column: f.column, dtype: "float32", shape: ["N"], meaning: "" })) } as unknown as Manifest;
-  Object.assign(feeds, encodeBatch(numericOnly, rows, file));
+  // Numeric columns go in raw, parsed as at serving.
+  for (const f of spec.features) {
+    if (f.kind === "numeric" && !feeds[f.column]) feeds[f.column] = new ort.Tensor("float32", Float32Array.from(rows, (r) => numberCell(r, f.column, file)), [n]);
+  }
   feeds.domain_id = new ort.Tensor("int64", BigInt64Array.from(Array.from(domainIds, BigInt)), [n]);
   return { feeds, touched };
 }
