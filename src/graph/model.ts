@@ -4,10 +4,13 @@ import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec, type StarSpec,
 import { dispatch, selectDomain, type DispatchMode, type ExpertGroup } from "./dispatch.js";
 import { buildFeatures, type FeatureGraph } from "./features.js";
 import { filled, uniform } from "./init.js";
-import { mlpForward, mlpParams, stackedMlpForward, type LayerParams, type MlpShape } from "./layers.js";
+import { expertSlice, mlpForward, mlpParams, stackedMlpForward, type LayerParams, type MlpShape } from "./layers.js";
 import type { ModelData } from "./model-data.js";
 import { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
+
+/** Up to this many always-on experts run one by one rather than stacked. */
+const SEPARATE_EXPERTS = 4;
 
 export interface BuildOptions {
   opset: number;
@@ -180,9 +183,16 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
 
   const alwaysOn = (gate: GateSpec, gin: Tensor): Tensor => {
     const aGroups = gate.always_on.map((n) => groupOf(pools.get(n)!));
+    const S = aGroups.reduce((n, gr) => n + gr.copies, 0);
+    if (gate.always_on_combine === "mean" && S <= SEPARATE_EXPERTS) {
+      // A few experts run one by one: plain 2-D MatMuls, no [S, N, ·] transposes forward or backward.
+      const outs = aGroups.flatMap((gr) => Array.from({ length: gr.copies }, (_, c) =>
+        g.scope(`${gr.name}.expert${c}`, () => mlpForward(g, gr.input, expertSlice(g, gr.params, c), gr.shape))));
+      const sum = outs.reduce((a, b) => g.add(a, b));
+      return S === 1 ? sum : g.mul(sum, g.scalar(1 / S));
+    }
     const all = g.concat(aGroups.map((gr) => g.scope(gr.name, () => stackedMlpForward(g, gr.input, gr.params, gr.shape, gr.copies))), 0); // [S, N, out]
     if (gate.always_on_combine === "mean") return g.reduceMean(all, [0]);
-    const S = aGroups.reduce((n, gr) => n + gr.copies, 0);
     const inW = gin.shape[1] as number;
     const wName = g.fresh("gate_weight");
     const bName = g.fresh("gate_bias");

@@ -69,14 +69,23 @@ export function scatterRows(signature: TrainStepSignature, store: EmbeddingStore
   }
 }
 
+// Plain loops: rows are short (16 floats), so a subarray view per row would cost more than the copy.
 function gatherRows(values: Float32Array, ids: Int32Array, dim: number): Float32Array {
   const out = new Float32Array(ids.length * dim);
-  ids.forEach((id, i) => out.set(values.subarray(id * dim, id * dim + dim), i * dim));
+  for (let i = 0; i < ids.length; i++) {
+    const from = ids[i] * dim;
+    const to = i * dim;
+    for (let j = 0; j < dim; j++) out[to + j] = values[from + j];
+  }
   return out;
 }
 
 function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim: number): void {
-  ids.forEach((id, i) => values.set(rows.subarray(i * dim, i * dim + dim), id * dim));
+  for (let i = 0; i < ids.length; i++) {
+    const to = ids[i] * dim;
+    const from = i * dim;
+    for (let j = 0; j < dim; j++) values[to + j] = rows[from + j];
+  }
 }
 
 function text(v: unknown): string {
