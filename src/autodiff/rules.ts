@@ -58,7 +58,8 @@ export const gradRules: Record<string, GradRule> = {
     const db = a.shape.length === 2 && d!.shape.length === 2 ? g.matmul(g.transpose(a, [1, 0]), d!) : g.matmul(swapLast(g, a), d!);
     return [unbroadcast(g, da, a.shape), unbroadcast(g, db, b.shape)];
   },
-  Relu: ({ g, inputs: [x], dOut: [d] }) => [g.where(g.greater(x, g.scalar(0)), d!, g.scalar(0))],
+  // Masked by the output (y > 0 ⟺ x > 0), so the pre-activation has one reader and ORT can fuse MatMul+Add+Relu.
+  Relu: ({ g, outputs: [y], dOut: [d] }) => [g.where(g.greater(y, g.scalar(0)), d!, g.scalar(0))],
   LeakyRelu: ({ g, node, inputs: [x], dOut: [d] }) => [g.where(g.greater(x, g.scalar(0)), d!, g.mul(d!, g.scalar((node.attributes.alpha as { float: number }).float)))],
   Elu: ({ g, node, inputs: [x], outputs: [y], dOut: [d] }) =>
     [g.where(g.greater(x, g.scalar(0)), d!, g.mul(d!, g.add(y, g.scalar((node.attributes.alpha as { float: number }).float))))],
