@@ -81,7 +81,8 @@ test("compile refuses a spec with errors and writes nothing", () => {
 test("predict scores CSV and JSON Lines, keeps id columns, OOV and missing values score", () => {
   const model = join(dir, "cesaa");
   if (!existsSync(model)) assert.equal(mdr("compile", examplePath("cesaa"), "-o", model).code, 0);
-  const csv = write("in.csv", [header, ...rows].join("\r\n") + "\r\n");
+  // A byte-order mark and CRLF line ends, as spreadsheet exports write them.
+  const csv = write("in.csv", "\uFEFF" + [header, ...rows].join("\r\n") + "\r\n");
   const out = join(dir, "pred.csv");
   const r = mdr("predict", model, "--data", csv, "-o", out, "--keep", "userId,movieId", "--batch-size", "3");
   assert.equal(r.code, 0, r.err);
