@@ -24,8 +24,14 @@ export const expertCount = (groups: ExpertGroup[]) => groups.reduce((n, gr) => n
  * - sparse gathers each expert's rows (NonZero), runs the expert on those rows only, concatenates the
  *   outputs and gathers each (row, slot) result back by its position — no scatter, so cost follows k.
  */
-export function dispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor | undefined, mode: DispatchMode, denseWeights?: Tensor): Tensor {
-  return mode === "dense" ? denseDispatch(g, groups, idx, w, denseWeights) : sparseDispatch(g, groups, idx, w);
+export function dispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor | undefined, mode: DispatchMode, denseWeights?: Tensor,
+  allRows: (group: ExpertGroup) => Tensor = (gr) => runAllRows(g, gr)): Tensor {
+  return mode === "dense" ? denseDispatch(g, groups, idx, w, denseWeights, allRows) : sparseDispatch(g, groups, idx, w);
+}
+
+/** Every expert of a group on every row: [copies, N, out]. */
+export function runAllRows(g: Graph, group: ExpertGroup): Tensor {
+  return g.scope(group.name, () => stackedMlpForward(g, group.input, group.params, group.shape, group.copies));
 }
 
 function selectionCounts(g: Graph, idx: Tensor, experts: number): Tensor {
@@ -73,11 +79,12 @@ function sparseDispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor 
   });
 }
 
-function denseDispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor | undefined, denseWeights?: Tensor): Tensor {
+function denseDispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor | undefined, denseWeights: Tensor | undefined,
+  allRows: (group: ExpertGroup) => Tensor): Tensor {
   const E = expertCount(groups);
   const out = groups[0].outWidth;
   return g.scope("dense", () => {
-    const ys = groups.map((gr) => g.scope(gr.name, () => stackedMlpForward(g, gr.input, gr.params, gr.shape, gr.copies)));
+    const ys = groups.map(allRows);
     const all = g.transpose(g.concat(ys, 0), [1, 0, 2]); // [N, E, out]
     const weights = denseWeights ?? (w
       ? g.reduceSum(g.mul(g.cast(g.oneHotMask(idx, E), "float32"), g.unsqueeze(w, [-1])), [1])

@@ -1,7 +1,7 @@
 import { costReport, mlpCost } from "../check/cost.js";
 import { componentWidths } from "../check/widths.js";
 import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec, type StarSpec, type TowerSpec } from "../spec/types.js";
-import { dispatch, selectDomain, type DispatchMode, type ExpertGroup } from "./dispatch.js";
+import { dispatch, runAllRows, selectDomain, type DispatchMode, type ExpertGroup } from "./dispatch.js";
 import { buildFeatures, type FeatureGraph } from "./features.js";
 import { filled, uniform } from "./init.js";
 import { expertSlice, mlpForward, mlpParams, stackedMlpForward, type LayerParams, type MlpShape } from "./layers.js";
@@ -65,6 +65,26 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   const copiesOf = (p: ExpertPoolSpec) => (p.scope === "per_domain" ? p.count * D : p.count);
   const expertShape = (p: ExpertPoolSpec): MlpShape => ({ inWidth: widths.get(p.input)!, layers: p.layers, activation: p.activation, layerNorm: p.layer_norm, activateLast: true, dropout: p.dropout });
 
+  /**
+   * Pools some reader runs on every row anyway (a dense gate, a pool read as an input, stacked always-on
+   * experts): their [copies, N, out] result is built once, and other gates mixing them select from it
+   * instead of running the experts again (PLE's per-domain and shared-path gates read the same experts).
+   */
+  const denseReaders = new Set<string>();
+  for (const gate of spec.gates) {
+    const identityGate = gate.pools.every((n) => pools.get(n)!.scope !== "per_domain" || gate.per === "all");
+    if ((gate.type !== "topk" && identityGate) || (gate.type === "topk" && (options.dispatch ?? gate.dispatch) === "dense")) gate.pools.forEach((n) => denseReaders.add(n));
+    const S = gate.always_on.reduce((n, p) => n + copiesOf(pools.get(p)!), 0);
+    if (gate.always_on_combine === "gate" || S > SEPARATE_EXPERTS) gate.always_on.forEach((n) => denseReaders.add(n));
+  }
+  for (const c of [...spec.experts, ...spec.gates, ...spec.stars, ...spec.towers]) if (pools.has(c.input)) denseReaders.add(c.input);
+  const allRowsCache = new Map<string, Tensor>();
+  const allRows = (group: ExpertGroup): Tensor => {
+    let t = allRowsCache.get(group.name);
+    if (!t) allRowsCache.set(group.name, (t = g.atRoot(() => g.scope(`pool.${group.name}`, () => runAllRows(g, group)))));
+    return t;
+  };
+
   /** A pool's stacked parameters, created once however many gates mix it. */
   const groupOf = (p: ExpertPoolSpec): ExpertGroup => {
     const hit = groups.get(p.name);
@@ -97,7 +117,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   /** A pool read directly as an input: the mean of its experts (the row's own copies for per_domain). */
   const poolMean = (p: ExpertPoolSpec): Tensor => {
     const group = groupOf(p);
-    const all = stackedMlpForward(g, group.input, group.params, group.shape, group.copies); // [C, N, out]
+    const all = allRows(group); // [C, N, out]
     if (p.scope !== "per_domain") return g.reduceMean(all, [0]);
     const perDomain = g.reduceMean(g.reshape(all, [D, p.count, -1, group.outWidth], "N"), [1]); // [D, N, out]
     return selectDomain(g, g.transpose(perDomain, [1, 0, 2]), domainOneHot);
@@ -162,9 +182,10 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
       if (gate.type === "topk") g.output(localIdx, `debug.${gate.name}.selected`, `experts selected by gate ${gate.name} (choice index)`);
     }
 
-    const mode: DispatchMode = gate.type === "topk" ? options.dispatch ?? gate.dispatch : identity ? "dense" : "sparse";
+    const computedAnyway = gatePools.every((p) => denseReaders.has(p.name));
+    const mode: DispatchMode = gate.type === "topk" ? options.dispatch ?? gate.dispatch : identity || computedAnyway ? "dense" : "sparse";
     const denseWeights = gate.type !== "topk" && identity ? probabilities : undefined;
-    let mixed = dispatch(g, gGroups, globalIdx, weights, mode, denseWeights);
+    let mixed = dispatch(g, gGroups, globalIdx, weights, mode, denseWeights, allRows);
     if (gate.always_on.length) mixed = g.add(mixed, g.scope("always_on", () => alwaysOn(gate, gin)));
     return mixed;
   };
@@ -191,7 +212,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
       const sum = outs.reduce((a, b) => g.add(a, b));
       return S === 1 ? sum : g.mul(sum, g.scalar(1 / S));
     }
-    const all = g.concat(aGroups.map((gr) => g.scope(gr.name, () => stackedMlpForward(g, gr.input, gr.params, gr.shape, gr.copies))), 0); // [S, N, out]
+    const all = g.concat(aGroups.map(allRows), 0); // [S, N, out]
     if (gate.always_on_combine === "mean") return g.reduceMean(all, [0]);
     const inW = gin.shape[1] as number;
     const wName = g.fresh("gate_weight");
