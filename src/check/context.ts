@@ -1,0 +1,16 @@
+import type { DiagnosticInit } from "../diagnostics/diagnostic.js";
+import type { DiagnosticName } from "../diagnostics/codes.js";
+import type { ExpertPoolSpec, GateSpec } from "../spec/types.js";
+
+/** What an `input:` or `pools:` name can refer to. */
+export type Component = { kind: "pool"; spec: ExpertPoolSpec; path: string }
+  | { kind: "gate"; spec: GateSpec; path: string }
+  | { kind: "star"; spec: { name: string; input: string }; path: string }
+  | { kind: "tower"; spec: { name: string; input: string }; path: string };
+
+/** Reports a diagnostic at a JSON path (its key or its value). */
+export type Report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at?: "key" | "value") => void;
+/** Whether the user wrote a value at this path (as opposed to a filled-in default). */
+export type WasSet = (path: string) => boolean;
+/** Resolves a reference; `kinds` are the component kinds allowed there. */
+export type Resolve = (path: string, name: string, kinds: Component["kind"][], allowFeatures: boolean) => Component | "features" | undefined;

@@ -1,0 +1,161 @@
+import { didYouMean } from "../diagnostics/suggest.js";
+import { joinPath } from "../spec/source-map.js";
+import type { Spec } from "../spec/types.js";
+import type { Report, WasSet } from "./context.js";
+
+// Rules for the sections that hold no components: domain, features, loss, train.
+
+export function checkDomain(spec: Spec, report: Report, wasSet: WasSet): void {
+  const d = spec.domain;
+  d.column ??= d.name;
+  if (d.values.length === 0) {
+    report("empty-domain-list", "/domain/values", { message: "The domain lists no values.", hint: "List the domain values in id order: `values: [search, feed]`." });
+  }
+  const seen = new Set<string>();
+  d.values.forEach((v, i) => {
+    if (seen.has(v)) report("duplicate-domain-value", `/domain/values/${i}`, { message: `The domain value '${v}' is listed twice.`, hint: "List each value once." });
+    seen.add(v);
+  });
+  const weights: Record<string, number> = {};
+  for (const v of d.values) weights[v] = 1;
+  for (const [v, w] of Object.entries(d.weights ?? {})) {
+    const path = joinPath("/domain/weights", v);
+    if (!seen.has(v)) {
+      report("unknown-reference", path, { message: `'${v}' is not a listed domain value.`, hint: didYouMean(v, d.values) ?? `Values: ${d.values.join(", ")}.` }, "key");
+    }
+    if (w < 0) report("negative-weight", path, { message: `The loss weight of domain '${v}' is negative (${w}).`, hint: "Use 0 to ignore a domain's loss." });
+    weights[v] = w;
+  }
+  d.weights = weights;
+  if (d.unknown === "fallback" && d.fallback === undefined) {
+    report("missing-property", "/domain/unknown", { message: "`unknown: fallback` needs a `fallback` value.", hint: "Add `fallback: <one of the values>`." });
+  } else if (d.unknown !== "fallback" && wasSet("/domain/fallback")) {
+    report("contradictory-options", "/domain/fallback", {
+      message: `'fallback' is set but unknown values are handled by '${d.unknown}'.`,
+      hint: "Set `unknown: fallback`, or remove `fallback`.",
+    }, "key");
+  } else if (d.fallback !== undefined && !seen.has(d.fallback)) {
+    report("unknown-reference", "/domain/fallback", { message: `The fallback '${d.fallback}' is not a listed domain value.`, hint: didYouMean(d.fallback, d.values) ?? `Values: ${d.values.join(", ")}.` });
+  }
+}
+
+export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void {
+  const byName = new Map<string, number>();
+  spec.features.forEach((f, i) => {
+    const path = `/features/${i}`;
+    f.column ??= f.name;
+    if (byName.has(f.name)) report("duplicate-name", `${path}/name`, { message: `There is already a feature named '${f.name}'.`, hint: "Give each feature its own name." });
+    else byName.set(f.name, i);
+    if (f.kind === "numeric") {
+      const bucketize = f.transform === "bucketize";
+      if (bucketize && !f.boundaries) {
+        report("missing-property", `${path}/transform`, { message: "`transform: bucketize` needs `boundaries`.", hint: "Add `boundaries: [b1, b2, …]`, increasing." });
+      }
+      for (const key of ["boundaries", "dim"] as const) {
+        if (!bucketize && wasSet(`${path}/${key}`)) {
+          report("contradictory-options", `${path}/${key}`, { message: `'${key}' only applies to \`transform: bucketize\`, not '${f.transform}'.`, hint: `Remove '${key}' or set \`transform: bucketize\`.` }, "key");
+        }
+      }
+      if (f.boundaries?.some((b, j) => j > 0 && b <= f.boundaries![j - 1])) {
+        report("out-of-range", `${path}/boundaries`, { message: "Bucket boundaries must be strictly increasing.", hint: "Sort them and remove repeats." });
+      }
+      if (bucketize) f.dim ??= 8;
+      return;
+    }
+    const vocabKeys = ["hash_buckets", "range", "table"].filter((k) => wasSet(`${path}/${k}`));
+    if (vocabKeys.length > 1 || (vocabKeys.length === 1 && wasSet(`${path}/min_count`))) {
+      const keys = wasSet(`${path}/min_count`) ? [...vocabKeys, "min_count"] : vocabKeys;
+      report("contradictory-options", `${path}/${keys[1]}`, {
+        message: `'${keys[0]}' and '${keys[1]}' are two different vocabularies.`,
+        hint: "Choose one: a learned vocabulary (min_count), hash_buckets, range, or a shared table.",
+      }, "key");
+    }
+    if (f.range && f.range[0] > f.range[1]) {
+      report("out-of-range", `${path}/range`, { message: `The range [${f.range[0]}, ${f.range[1]}] is empty.`, hint: "Write `range: [min, max]` with min ≤ max." });
+    }
+  });
+  // Shared tables: resolve after all names are known; the sharer takes the owner's width and vocabulary.
+  spec.features.forEach((f, i) => {
+    if (f.kind === "numeric" || f.table === undefined) return;
+    const path = `/features/${i}/table`;
+    const j = byName.get(f.table);
+    const owner = j === undefined ? undefined : spec.features[j];
+    if (!owner || owner.kind === "numeric" || owner === f) {
+      const candidates = spec.features.filter((g) => g.kind !== "numeric" && g !== f).map((g) => g.name);
+      report("unknown-reference", path, {
+        message: owner === f ? "A field cannot share its own table." : `There is no categorical feature '${f.table}' whose table could be shared.`,
+        hint: didYouMean(f.table, candidates) ?? `Categorical features: ${candidates.join(", ") || "none"}.`,
+      });
+      return;
+    }
+    if (owner.table !== undefined) {
+      report("table-mismatch", path, { message: `'${owner.name}' itself shares '${owner.table}''s table.`, hint: `Write \`table: ${owner.table}\`.` });
+      return;
+    }
+    if (wasSet(`/features/${i}/dim`) && f.dim !== owner.dim) {
+      report("table-mismatch", `/features/${i}/dim`, {
+        message: `'${f.name}' has dim ${f.dim} but shares the table of '${owner.name}', whose dim is ${owner.dim}.`,
+        hint: "Remove `dim`: a shared table has its owner's width.",
+      });
+    }
+    f.dim = owner.dim;
+  });
+}
+
+export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
+  const loss = spec.loss;
+  for (const key of ["bce", "mutual_information", "load_balance", "l2_embedding"] as const) {
+    if (loss[key] < 0) report("negative-weight", `/loss/${key}`, { message: `The weight of '${key}' is negative (${loss[key]}).`, hint: "Loss weights are ≥ 0; use 0 to turn a term off." });
+  }
+  const routerLoss = (["mutual_information", "load_balance"] as const).filter((k) => loss[k] > 0);
+  const routers = spec.gates.filter((g) => g.per === "all");
+  if (loss.router !== undefined) {
+    const g = spec.gates.find((x) => x.name === loss.router);
+    if (!g) {
+      report("unknown-reference", "/loss/router", { message: `There is no gate named '${loss.router}'.`, hint: didYouMean(loss.router, spec.gates.map((x) => x.name)) ?? "Name a gate with `per: all`." });
+    } else if (g.per !== "all") {
+      report("contradictory-options", "/loss/router", { message: `'${g.name}' is a per-domain gate, not a router.`, hint: "Router losses need a gate with `per: all`." });
+    }
+    if (routerLoss.length === 0) report("ineffective-option", "/loss/router", { message: "'router' is set but no router loss has a positive weight.", hint: "Set `mutual_information` or `load_balance`, or remove it." }, "key");
+    return;
+  }
+  if (routerLoss.length === 0) return;
+  if (routers.length === 0) {
+    report("router-loss-without-router", `/loss/${routerLoss[0]}`, {
+      message: `'${routerLoss[0]}' needs a router, and this model has none.`,
+      hint: "Add a gate with `per: all` (one router for all rows), or set this weight to 0.",
+    }, "key");
+  } else if (routers.length > 1) {
+    report("ambiguous-router", `/loss/${routerLoss[0]}`, {
+      message: `'${routerLoss[0]}' could apply to any of ${routers.map((g) => `'${g.name}'`).join(", ")}.`,
+      hint: `Add \`router: ${routers[0].name}\` to the loss section.`,
+    }, "key");
+  } else {
+    loss.router = routers[0].name;
+  }
+  void wasSet;
+}
+
+export function checkTrain(spec: Spec, report: Report, wasSet: WasSet): void {
+  const t = spec.train;
+  t.embedding_lr ??= t.lr;
+  const only: Record<string, string> = { momentum: "sgd", beta1: "adam", beta2: "adam" };
+  for (const [key, optimizer] of Object.entries(only)) {
+    if (wasSet(`/train/${key}`) && t.optimizer !== optimizer) {
+      report("contradictory-options", `/train/${key}`, { message: `'${key}' belongs to ${optimizer}, but the optimizer is ${t.optimizer}.`, hint: `Remove '${key}', or use \`optimizer: ${optimizer}\`.` }, "key");
+    }
+  }
+  if (wasSet("/train/eps") && t.optimizer === "sgd") {
+    report("contradictory-options", "/train/eps", { message: "'eps' has no meaning for sgd.", hint: "Remove it, or use adam or adagrad." }, "key");
+  }
+  if (t.optimizer === "adam") {
+    t.beta1 ??= 0.9;
+    t.beta2 ??= 0.999;
+    t.eps ??= 1e-8;
+  } else if (t.optimizer === "adagrad") {
+    t.eps ??= 1e-10;
+  } else {
+    t.momentum ??= 0;
+  }
+}
+
