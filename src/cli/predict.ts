@@ -6,9 +6,9 @@ import { positiveInt } from "./options.js";
 export function registerPredict(program: Command): void {
   program
     .command("predict")
-    .description("score a CSV or JSON Lines file with a compiled model")
+    .description("score a CSV, JSON Lines or Parquet file with a compiled model")
     .argument("<model>", "model directory (or its model.onnx)")
-    .requiredOption("--data <file>", "input rows: .csv, or .jsonl/.ndjson")
+    .requiredOption("--data <file>", "input rows: .csv, .jsonl/.ndjson or .parquet")
     .requiredOption("-o, --out <file>", "output CSV: the kept columns and one probability per row")
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
     .option("--batch-size <n>", "rows per run", positiveInt, 4096)

@@ -10,7 +10,7 @@ import { progressReporter } from "./progress.js";
 export function registerTrain(program: Command): void {
   program
     .command("train")
-    .description("train a spec on a CSV or JSON Lines file; writes the best model, metrics and checkpoints")
+    .description("train a spec on a CSV, JSON Lines or Parquet file; writes the best model, metrics and checkpoints")
     .argument("<spec>", "a .mdr or .json spec")
     .requiredOption("--data <file>", "training rows")
     .option("--valid <file>", "validation rows, evaluated after every epoch")

@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { DataError, type RawRow } from "./batch.js";
 
 export interface RowSource {
@@ -11,6 +12,10 @@ export interface RowSource {
 
 export function isJsonLines(path: string): boolean {
   return /\.(jsonl|ndjson)$/i.test(path);
+}
+
+export function isParquet(path: string): boolean {
+  return /\.parquet$/i.test(path);
 }
 
 export interface OpenOptions {
@@ -29,6 +34,7 @@ export function openRows(path: string, options: OpenOptions = {}): RowSource {
     if (e instanceof DataError) throw e;
     throw new DataError(path, 1, undefined, (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message);
   }
+  if (isParquet(path)) return parquet(path);
   return isJsonLines(path) ? jsonLines(path) : csv(path, options.positions ?? true);
 }
 
@@ -104,6 +110,39 @@ function jsonLines(path: string): RowSource {
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DataError(path, line, undefined, "each line must be a JSON object");
       yield { values: value as Record<string, unknown>, line };
     }
+  };
+  return peekable(iterate(), (first) => {
+    if (!first) throw new DataError(path, 1, undefined, "the file is empty");
+    return Object.keys(first.values);
+  });
+}
+
+/**
+ * Parquet, one row group at a time (memory follows the file's row-group size, not its length). Positions
+ * are row numbers (1-based) and column numbers in the file's schema.
+ */
+function parquet(path: string): RowSource {
+  const iterate = async function* (): AsyncGenerator<RawRow> {
+    let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+    let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+    try {
+      file = await asyncBufferFromFile(path);
+      metadata = await parquetMetadataAsync(file);
+    } catch (e) {
+      throw new DataError(path, 1, undefined, `not a readable Parquet file: ${(e as Error).message}`);
+    }
+    const names = parquetSchema(metadata).children.map((c) => c.element.name);
+    const columns = Object.fromEntries(names.map((n, i) => [n, i + 1]));
+    let row = 0;
+    for (const group of metadata.row_groups) {
+      const rows = await parquetReadObjects({ file, metadata, rowStart: row, rowEnd: row + Number(group.num_rows) });
+      for (const values of rows) {
+        row++;
+        for (const [k, v] of Object.entries(values)) if (typeof v === "bigint") values[k] = Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
+        yield { values, line: row, columns };
+      }
+    }
+    if (row === 0) throw new DataError(path, 1, undefined, "the file is empty");
   };
   return peekable(iterate(), (first) => {
     if (!first) throw new DataError(path, 1, undefined, "the file is empty");
