@@ -8,7 +8,6 @@ import type { ModelData } from "../graph/model-data.js";
 import type { Spec } from "../spec/types.js";
 import { readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";
 import { summarizeTrainingData } from "./data-stats.js";
-import { EmbeddingStore } from "./embedding-store.js";
 import type { EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
@@ -16,7 +15,7 @@ import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession, type ExecutionProvider } from "./session.js";
 import { bufferedShuffle } from "./shuffle.js";
-import { encodeTrainBatch, scatterRows } from "./train-batch.js";
+import { initialStepState, runTrainStep, type StepState } from "./step-runner.js";
 
 export interface TrainOptions {
   spec: Spec;
@@ -69,10 +68,7 @@ export interface TrainResult {
   skippedRows: number;
 }
 
-interface TrainerState {
-  params: Map<string, Float32Array>;
-  slots: Map<string, Float32Array>;
-  store: EmbeddingStore;
+interface TrainerState extends StepState {
   step: number;
   epoch: number;
   batchInEpoch: number;
@@ -156,23 +152,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const runBatch = async () => {
         if (batchIndex++ < state.batchInEpoch) return; // already trained on before the interruption
         state.step++;
-        const enc = encodeTrainBatch(spec, sig, state.store, batch, batch.map((r) => r.domain), options.train);
-        const feeds = enc.feeds;
-        feeds.label = new ort.Tensor("float32", Float32Array.from(batch, (r) => r.label), [batch.length]);
-        for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
-        for (const [name, v] of state.slots) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name.split("::")[0])!.shape as number[]);
-        feeds.lr = new ort.Tensor("float32", new Float32Array([t.lr]), []);
-        feeds.embedding_lr = new ort.Tensor("float32", new Float32Array([t.embedding_lr]), []);
-        feeds.step = new ort.Tensor("float32", new Float32Array([state.step]), []);
-        if (sig.seeded) feeds.seed = new ort.Tensor("float32", new Float32Array([(t.seed * 7919 + state.step) % 16_000_000]), []);
-        const t0 = performance.now();
-        const out = await session.run(feeds);
-        ortMs += performance.now() - t0;
-        for (const p of sig.parameters) state.params.set(p.name, out[`${p.name}::new`].data as Float32Array);
-        for (const s of sig.states) state.params.set(s.name, out[`${s.name}::new`].data as Float32Array);
-        for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, out[`${p.name}::${s}::new`].data as Float32Array);
-        scatterRows(sig, state.store, enc.touched, out);
-        const loss = (out.loss.data as Float32Array)[0];
+        const { loss, ortMs: ms } = await runTrainStep(session, spec, step, state, {
+          rows: batch, domains: batch.map((r) => r.domain), labels: Float32Array.from(batch, (r) => r.label),
+          lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: (t.seed * 7919 + state.step) % 16_000_000, file: options.train,
+        });
+        ortMs += ms;
         lossSum += loss * batch.length;
         lossRows += batch.length;
         rowsSeen += batch.length;
@@ -291,15 +275,7 @@ export function checkpointWeights(ckpt: Checkpoint): { weights: Map<string, Floa
 }
 
 function initialState(spec: Spec, step: CompiledTrainStep, data: ModelData): TrainerState {
-  const sig = step.signature;
-  const state: TrainerState = {
-    params: new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)])),
-    slots: new Map(),
-    store: new EmbeddingStore(spec, data, sig),
-    step: 0, epoch: 0, batchInEpoch: 0, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0,
-  };
-  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, new Float32Array(state.params.get(p.name)!.length));
-  return state;
+  return { ...initialStepState(spec, step, data), step: 0, epoch: 0, batchInEpoch: 0, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0 };
 }
 
 function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {

@@ -1,0 +1,64 @@
+import ort from "onnxruntime-node";
+import type { CompiledTrainStep } from "../compiler/train-step.js";
+import type { ModelData } from "../graph/model-data.js";
+import type { Spec } from "../spec/types.js";
+import type { RawRow } from "./batch.js";
+import { EmbeddingStore } from "./embedding-store.js";
+import { encodeTrainBatch, scatterRows } from "./train-batch.js";
+
+/** What a training step reads and rewrites: dense parameters and state, optimizer slots, host tables. */
+export interface StepState {
+  params: Map<string, Float32Array>;
+  /** Optimizer state of dense parameters, `${param}::${slot}`. */
+  slots: Map<string, Float32Array>;
+  store: EmbeddingStore;
+}
+
+/** Initial weights (the compiled ones) and zero optimizer state. */
+export function initialStepState(spec: Spec, step: CompiledTrainStep, data: ModelData): StepState {
+  const sig = step.signature;
+  const params = new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
+  const slots = new Map<string, Float32Array>();
+  for (const p of sig.parameters) for (const s of sig.slots) slots.set(`${p.name}::${s}`, new Float32Array(params.get(p.name)!.length));
+  return { params, slots, store: new EmbeddingStore(spec, data, sig) };
+}
+
+export interface StepInputs {
+  rows: RawRow[];
+  domains: ArrayLike<number>;
+  labels: Float32Array;
+  lr: number;
+  embeddingLr: number;
+  /** 1-based step number (Adam's bias correction). */
+  step: number;
+  /** Seed of this step's dropout and router noise. */
+  seed: number;
+  /** For data error positions. */
+  file: string;
+}
+
+/**
+ * One training step: encodes the batch (unique embedding rows gathered from the host), runs the step
+ * graph, and writes parameters, state, optimizer slots and the touched rows back into `state`.
+ */
+export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; ortMs: number }> {
+  const sig = step.signature;
+  const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file);
+  const feeds = enc.feeds;
+  const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
+  feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);
+  for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
+  for (const [name, v] of state.slots) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name.split("::")[0])!.shape as number[]);
+  feeds.lr = scalar(b.lr);
+  feeds.embedding_lr = scalar(b.embeddingLr);
+  feeds.step = scalar(b.step);
+  if (sig.seeded) feeds.seed = scalar(b.seed);
+  const t0 = performance.now();
+  const out = await session.run(feeds);
+  const ortMs = performance.now() - t0;
+  for (const p of sig.parameters) state.params.set(p.name, out[`${p.name}::new`].data as Float32Array);
+  for (const s of sig.states) state.params.set(s.name, out[`${s.name}::new`].data as Float32Array);
+  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, out[`${p.name}::${s}::new`].data as Float32Array);
+  scatterRows(sig, state.store, enc.touched, out);
+  return { loss: (out.loss.data as Float32Array)[0], ortMs };
+}
