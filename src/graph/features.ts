@@ -237,25 +237,18 @@ function pooled(g: Graph, f: MultiCategoricalFeature, emb: Tensor, idx: Tensor):
   return g.div(sum, count);
 }
 
+/** One numeric field: a bucket embedding, or the same normalisation as a run of numerics. */
 function numeric(g: Graph, f: Extract<FeatureSpec, { kind: "numeric" }>, data: ModelData, input: (info: InputColumn) => Tensor,
   seed: number, tables: Map<string, Tensor>, tableRows: Record<string, number>): Tensor {
+  if (f.transform !== "bucketize") return numericRun(g, [f], data, input);
   const raw = input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` });
-  const x = g.unsqueeze(raw, [-1]);
-  if (f.transform === "bucketize") {
-    const b = f.boundaries!;
-    // bucket = number of boundaries ≤ x; NaN compares false everywhere and lands in bucket 0.
-    const ge = g.cast(g.greaterOrEqual(x, g.floats(b)), "int64");
-    const bucket = g.reduceSum(ge, [1]);
-    const name = g.fresh("table");
-    const t = g.paramNamed(name, uniform(seed, name, [b.length + 1, f.dim!], EMBEDDING_BOUND));
-    tables.set(f.name, t);
-    tableRows[f.name] = b.length + 1;
-    return g.gather(t, bucket);
-  }
-  const stats = data.numeric[f.name] ?? { mean: 0, std: 1 };
-  let v = x;
-  if (f.transform === "log1p") v = g.log(g.add(g.max(v, g.scalar(0)), g.scalar(1)));
-  if (f.transform !== "none") v = g.div(g.sub(v, g.scalar(stats.mean)), g.scalar(stats.std > 0 ? stats.std : 1));
-  // Missing values (NaN) become the training mean: 0 after standardisation.
-  return g.where(g.isNaN(v), g.scalar(0), v);
+  const b = f.boundaries!;
+  // bucket = number of boundaries ≤ x; NaN compares false everywhere and lands in bucket 0.
+  const ge = g.cast(g.greaterOrEqual(g.unsqueeze(raw, [-1]), g.floats(b)), "int64");
+  const bucket = g.reduceSum(ge, [1]);
+  const name = g.fresh("table");
+  const t = g.paramNamed(name, uniform(seed, name, [b.length + 1, f.dim!], EMBEDDING_BOUND));
+  tables.set(f.name, t);
+  tableRows[f.name] = b.length + 1;
+  return g.gather(t, bucket);
 }
