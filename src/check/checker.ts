@@ -6,6 +6,7 @@ import { FEATURES, type GateSpec, type Spec } from "../spec/types.js";
 import type { Component, Report, Resolve } from "./context.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
+import { checkSize } from "./size.js";
 import { componentWidths } from "./widths.js";
 
 type Raw = Record<string, unknown>;
@@ -100,6 +101,7 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
   if (!out.some((d) => d.severity === "error")) {
     checkWidths(spec, report);
     pruneInapplicable(spec);
+    if (!out.some((d) => d.severity === "error")) checkSize(spec, report);
   }
   return out;
 }
@@ -128,6 +130,7 @@ function pruneInapplicable(spec: Spec): void {
     if (g.always_on.length === 0) delete loose.always_on_combine;
   }
   for (const s of spec.stars) if (s.aux_layers.length === 0) delete (s as { aux_dim?: number }).aux_dim;
+  for (const f of spec.features) if (f.kind === "numeric" && f.missing !== "constant") delete f.fill;
 }
 
 function checkWidths(spec: Spec, report: Report): void {

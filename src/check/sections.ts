@@ -60,6 +60,18 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
         report("out-of-range", `${path}/boundaries`, { message: "Bucket boundaries must be strictly increasing.", hint: "Sort them and remove repeats." });
       }
       if (bucketize) f.dim ??= 8;
+      if (f.missing === "constant" && f.fill === undefined) {
+        report("missing-property", `${path}/missing`, { message: "`missing: constant` needs a `fill` value.", hint: "Add `fill: <number>`." });
+      } else if (f.missing !== "constant" && wasSet(`${path}/fill`)) {
+        report("contradictory-options", `${path}/fill`, { message: `'fill' is set but missing values are handled by '${f.missing}'.`, hint: "Set `missing: constant`, or remove `fill`." }, "key");
+      }
+      const marker = f.missing_values.find((v) => v.trim() !== "" && !Number.isNaN(Number(v)));
+      if (marker !== undefined) {
+        report("invalid-value", `${path}/missing_values/${f.missing_values.indexOf(marker)}`, {
+          message: `'${marker}' is a number, so it cannot also mean missing.`,
+          hint: "List only non-numeric markers such as \"?\" or \"N/A\"; to treat a number as missing, clean the data.",
+        });
+      }
       return;
     }
     const vocabKeys = ["hash_buckets", "range", "table"].filter((k) => wasSet(`${path}/${k}`));
@@ -100,12 +112,29 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
     }
     f.dim = owner.dim;
   });
+  // Multi-valued cells are text split inside the graph; integer ranges are read as numbers.
+  spec.features.forEach((f, i) => {
+    if (f.kind !== "multi_categorical") return;
+    const owner = f.table === undefined ? f : spec.features[byName.get(f.table) ?? -1];
+    if (owner && owner.kind !== "numeric" && owner.range) {
+      report("contradictory-options", f.table === undefined ? `/features/${i}/range` : `/features/${i}/table`, {
+        message: `'${f.name}' is multi-valued, and integer ranges apply to single-valued fields only.`,
+        hint: "Use a learned vocabulary (min_count) or hash_buckets for a multi-valued field.",
+      }, "key");
+    }
+  });
 }
 
 export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
   const loss = spec.loss;
   for (const key of ["bce", "mutual_information", "load_balance", "l2_embedding"] as const) {
     if (loss[key] < 0) report("negative-weight", `/loss/${key}`, { message: `The weight of '${key}' is negative (${loss[key]}).`, hint: "Loss weights are ≥ 0; use 0 to turn a term off." });
+  }
+  if (!(loss.bce > 0) && !(loss.mutual_information > 0) && !(loss.load_balance > 0)) {
+    report("no-loss", wasSet("/loss/bce") ? "/loss/bce" : "/loss", {
+      message: "Every training loss term has weight 0, so there is nothing to train.",
+      hint: "Give `bce` a positive weight (1.0 is the usual choice).",
+    });
   }
   const routerLoss = (["mutual_information", "load_balance"] as const).filter((k) => loss[k] > 0);
   const routers = spec.gates.filter((g) => g.per === "all");

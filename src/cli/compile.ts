@@ -7,8 +7,22 @@ import { compileTrainStep } from "../compiler/train-step.js";
 import { emptyModelData } from "../graph/model-data.js";
 import { checkpointChunks, readCheckpoint } from "../runtime/checkpoint.js";
 import { checkpointWeights, initialCheckpoint } from "../runtime/trainer.js";
+import { specConflicts } from "../runtime/run-folder.js";
 import { compileSpecFile } from "../spec/load.js";
+import type { Spec } from "../spec/types.js";
 import { printDiagnostics, UsageError } from "./output.js";
+
+/** A checkpoint's weights, refused when it was trained from another model (training settings may differ). */
+function checkpointForSpec(path: string, spec: Spec): ReturnType<typeof checkpointWeights> {
+  const ckpt = readCheckpoint(path);
+  if (ckpt.metadata.spec) {
+    const conflicts = specConflicts(JSON.parse(ckpt.metadata.spec) as Spec, spec, (p) => p.startsWith("/train/"));
+    if (conflicts.length) {
+      throw new UsageError(`${path} was trained from another model (${conflicts.slice(0, 5).join("; ")}${conflicts.length > 5 ? "; …" : ""}); compile the spec it was trained with`, 1);
+    }
+  }
+  return checkpointWeights(ckpt);
+}
 
 export function registerCompile(program: Command): void {
   program
@@ -27,7 +41,7 @@ export function registerCompile(program: Command): void {
       if (!compiled.spec) throw new UsageError(`${path} has errors; nothing was written`, 1);
       const spec = compiled.spec;
       const opset = Number(opts.opset);
-      const trained = opts.checkpoint ? checkpointWeights(readCheckpoint(opts.checkpoint)) : undefined;
+      const trained = opts.checkpoint ? checkpointForSpec(opts.checkpoint, spec) : undefined;
       const result = compileInference(spec, { opset, dispatch: opts.dispatch, debugOutputs: opts.debugOutputs, ...(trained ?? {}) });
       const files: Record<string, Uint8Array | string> = { ...result.files, "manifest.json": JSON.stringify(result.manifest, null, 2) + "\n" };
       if (opts.trainStep) {

@@ -1,16 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
-import { SpecReadError } from "../spec/load.js";
-import { DataError } from "../runtime/batch.js";
-import { ModelFilesError } from "../runtime/model-files.js";
-import { CheckpointError } from "../runtime/checkpoint.js";
-import { Interrupted } from "../runtime/output.js";
-import { ExecutionProviderError } from "../runtime/session.js";
+import { UserError } from "../diagnostics/errors.js";
 import { registerCompile } from "./compile.js";
 import { registerEval } from "./eval.js";
 import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
-import { UsageError } from "./output.js";
 import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
@@ -42,21 +36,9 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof CommanderError) {
       // Help and version exit 0; a usage mistake exits 2 (commander has printed the message).
       process.exitCode = e.exitCode === 0 ? 0 : 2;
-    } else if (e instanceof UsageError) {
-      process.stderr.write(`mdr: error: ${e.message}\n`);
+    } else if (e instanceof UserError) {
+      process.stderr.write(`mdr: ${e.kind ? `${e.kind}: ` : ""}${e.message}\n`);
       process.exitCode = e.exitCode;
-    } else if (e instanceof SpecReadError || e instanceof ModelFilesError || e instanceof ExecutionProviderError) {
-      process.stderr.write(`mdr: error: ${e.message}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof DataError) {
-      process.stderr.write(`mdr: data error: ${e.message}\n`);
-      process.exitCode = 1;
-    } else if (e instanceof CheckpointError) {
-      process.stderr.write(`mdr: error: ${e.message}\n`);
-      process.exitCode = 1;
-    } else if (e instanceof Interrupted) {
-      process.stderr.write(`mdr: ${e.message}\n`);
-      process.exitCode = 130;
     } else {
       process.stderr.write(`mdr: internal error — this is a bug in mdrc, please report it with the input that caused it.\n${(e as Error).stack ?? e}\n`);
       process.exitCode = 70;

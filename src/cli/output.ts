@@ -1,13 +1,10 @@
 import pc from "picocolors";
+import { UserError } from "../diagnostics/errors.js";
 import { sortDiagnostics, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { formatGithub, formatText, toJson, type DiagnosticFormat } from "../diagnostics/format.js";
 
 /** A user error: printed as one line, exit code as given, never with a stack trace. */
-export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-  }
-}
+export class UsageError extends UserError {}
 
 export const useColor = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && pc.isColorSupported;
 

@@ -33,8 +33,8 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
       const now = Date.now();
       if (now - last < 5000) return;
       last = now;
-      const eta = (p.rowsTotal - p.rowsDone) / Math.max(p.rowsPerSecond, 1);
-      stream.write(`epoch ${p.epoch}/${p.epochs}: ${p.rowsDone}/${p.rowsTotal} rows, ${Math.round(p.rowsPerSecond)} rows/s, loss ${p.loss.toFixed(4)}, ETA ${Math.round(eta)} s\n`);
+      const eta = Math.max(0, p.rowsTotal - p.rowsDone) / Math.max(p.rowsPerSecond, 1);
+      stream.write(`epoch ${p.epoch}/${p.epochs}: ${Math.min(p.rowsDone, p.rowsTotal)}/${p.rowsTotal} rows, ${Math.round(p.rowsPerSecond)} rows/s, loss ${p.loss.toFixed(4)}, ETA ${Math.round(eta)} s\n`);
     },
     stop: () => {},
   };

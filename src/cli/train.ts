@@ -26,8 +26,14 @@ export function registerTrain(program: Command): void {
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
     .option("--threads <n>", "intra-op threads", positiveInt)
     .option("--eval-every <n>", "also evaluate every n steps", positiveInt)
-    .option("--resume", "continue from the last complete checkpoint in the output directory")
-    .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; resume?: boolean }) => {
+    .option("--checkpoint-every <n>", "also save a checkpoint every n steps (default: the spec's; 0: epoch ends only)", (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError("--checkpoint-every must be a whole number ≥ 0");
+      return n;
+    })
+    .option("--resume", "continue the run in the output folder from its last readable checkpoint")
+    .option("--overwrite", "replace the run in the output folder (only the files a run writes are removed)")
+    .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }) => {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
       if (!compiled.spec) throw new UsageError(`${path} has errors; nothing was trained`, 1);
@@ -35,7 +41,7 @@ export function registerTrain(program: Command): void {
       const t0 = performance.now();
       const result = await train({
         spec: compiled.spec, train: opts.data, valid: opts.valid, out: opts.out, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr,
-        seed: opts.seed, ep: opts.ep, threads: opts.threads, resume: opts.resume, evalEvery: opts.evalEvery,
+        seed: opts.seed, ep: opts.ep, threads: opts.threads, resume: opts.resume, overwrite: opts.overwrite, evalEvery: opts.evalEvery, checkpointEvery: opts.checkpointEvery,
         progress: bar.update, log: (l) => process.stderr.write(`${l}\n`),
       }).finally(bar.stop);
       const s = (performance.now() - t0) / 1000;
@@ -43,6 +49,6 @@ export function registerTrain(program: Command): void {
       if (result.best) {
         process.stdout.write(`best model (epoch ${result.best.epoch}) on ${opts.valid}:\n${metricsTable(result.best)}\n`);
       }
-      process.stderr.write(`wrote ${opts.out}/model.onnx, manifest.json, metrics.jsonl, checkpoints/\n`);
+      process.stderr.write(`wrote ${opts.out}/: model.onnx, manifest.json, run.json, ${opts.valid ? "metrics.jsonl, " : ""}checkpoints/\n`);
     });
 }

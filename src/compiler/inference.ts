@@ -26,7 +26,8 @@ export interface Manifest {
   opset: number;
   ml_opset: number;
   ir_version: number;
-  files: { model: string; external_data?: string };
+  /** File names inside the model folder, with the SHA-256 of their bytes (checked on load). */
+  files: { model: string; model_sha256?: string; external_data?: string; external_data_sha256?: string };
   label: string;
   inputs: { name: string; column: string; dtype: string; shape: (number | string)[]; meaning: string; split_by?: string }[];
   outputs: { name: string; dtype: string; shape: (number | string)[]; meaning: string }[];
@@ -77,7 +78,10 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
     opset,
     ml_opset: info.ml,
     ir_version: info.ir,
-    files: { model: "model.onnx", ...(emitted.externalData ? { external_data: "model.onnx.data" } : {}) },
+    files: {
+      model: "model.onnx", model_sha256: sha256(emitted.model),
+      ...(emitted.externalData ? { external_data: "model.onnx.data", external_data_sha256: sha256(emitted.externalData) } : {}),
+    },
     label: spec.label,
     inputs: built.features.inputs.map((i) => ({
       name: i.column, column: i.column, dtype: i.dtype, shape: i.shape, meaning: i.role, ...(i.splitBy !== undefined ? { split_by: i.splitBy } : {}),
@@ -97,6 +101,10 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
   const files: Record<string, Uint8Array> = { "model.onnx": emitted.model };
   if (emitted.externalData) files["model.onnx.data"] = emitted.externalData;
   return { files, manifest };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function rank(name: string): number {

@@ -18,6 +18,8 @@ const table = {
   "unexpected-end": { code: "MDR104", severity: "error", summary: "The file ends inside a construct." },
   "invalid-json": { code: "MDR105", severity: "error", summary: "A JSON spec that is not well-formed JSON." },
   "invalid-number": { code: "MDR106", severity: "error", summary: "A number literal that is not a finite number." },
+  "too-deep": { code: "MDR107", severity: "error", summary: "Blocks or lists nested deeper than any spec needs (64 levels)." },
+  "too-large": { code: "MDR108", severity: "error", summary: "A spec file over 1 MiB, or with so many errors that reading stops." },
 
   "missing-model": { code: "MDR201", severity: "error", summary: "A file with no `model` block." },
   "multiple-models": { code: "MDR202", severity: "error", summary: "More than one `model` block in one file." },
@@ -43,6 +45,8 @@ const table = {
   "ambiguous-router": { code: "MDR311", severity: "error", summary: "Router losses with several routers and no `router:` to choose one." },
   "width-mismatch": { code: "MDR312", severity: "error", summary: "Experts mixed by one gate have different output widths." },
   "table-mismatch": { code: "MDR313", severity: "error", summary: "Fields sharing an embedding table disagree on its size." },
+  "no-loss": { code: "MDR314", severity: "error", summary: "A loss section whose terms are all zero: there is nothing to train." },
+  "model-too-large": { code: "MDR315", severity: "error", summary: "A model whose tensors cannot be built: one tensor over 2³¹ values, or training state larger than this machine's memory." },
 
   "dense-topk": { code: "MDR401", severity: "warning", summary: "A top-k gate with k equal to its pool size selects every expert." },
   "unused-pool": { code: "MDR402", severity: "warning", summary: "An expert pool that no gate, tower or layer uses." },

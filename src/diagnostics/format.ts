@@ -30,12 +30,7 @@ export function formatText(d: Diagnostic, color = false): string {
     // An empty span still deserves one caret.
     const endColumn = d.span.end > d.span.start ? loc.endColumn : loc.column + 1;
     const endLine = d.span.end > d.span.start ? loc.endLine : loc.line;
-    const frame = codeFrameColumns(
-      d.span.file.text,
-      { start: { line: loc.line, column: loc.column }, end: { line: endLine, column: endColumn } },
-      { highlightCode: color, forceColor: color, linesAbove: 1, linesBelow: 1 },
-    );
-    lines.push(frame);
+    lines.push(codeFrame(d.span.file.text, d.span.file.lineStarts, loc.line, loc.column, endLine, endColumn, color));
   } else if (d.path) {
     lines.push(`  ${c.cyan("-->")} ${d.path}`);
   }
@@ -74,4 +69,30 @@ export function formatGithub(d: Diagnostic): string {
 
 function escapeData(s: string): string {
   return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+}
+
+const FRAME_WIDTH = 160;
+
+/**
+ * A code frame of the lines around a span. Only those lines are handed to the frame printer, and long
+ * lines are cut to a window around the span's start, so a huge or one-line file still prints a short frame.
+ */
+function codeFrame(text: string, lineStarts: readonly number[], line: number, column: number, endLine: number, endColumn: number, color: boolean): string {
+  const first = Math.max(1, line - 1);
+  const last = Math.min(lineStarts.length, Math.min(endLine, line + 8) + 1);
+  const from = Math.max(0, column - 1 - FRAME_WIDTH / 2);
+  const clip = (s: string) => (s.length <= FRAME_WIDTH && from === 0 ? s : `${from > 0 ? "…" : ""}${s.slice(from, from + FRAME_WIDTH)}${s.length > from + FRAME_WIDTH ? "…" : ""}`);
+  const shift = from > 0 ? from - 1 : 0; // the leading "…" takes one column
+  const window: string[] = [];
+  for (let l = first; l <= last; l++) {
+    const end = l < lineStarts.length ? lineStarts[l] - 1 : text.length;
+    window.push(clip(text.slice(lineStarts[l - 1], Math.max(lineStarts[l - 1], end)).replace(/\r$/, "")));
+  }
+  const stop = endLine > line + 8 ? { line: line + 8, column: 1 } : { line: endLine, column: Math.max(1, Math.min(endColumn - shift, FRAME_WIDTH + 2)) };
+  return codeFrameColumns(
+    window.join("\n"),
+    // Positions keep the file's line numbers; `startLine` tells the printer where the window begins.
+    { start: { line, column: column - shift }, end: { line: stop.line, column: stop.column } },
+    { highlightCode: color, forceColor: color, linesAbove: 1, linesBelow: 1, startLine: first } as Parameters<typeof codeFrameColumns>[2],
+  );
 }

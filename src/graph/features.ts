@@ -187,7 +187,7 @@ function rangeIndex(g: Graph, raw: Tensor, mins: number[], sizes: number[]): Ten
 
 /** Standard / log1p / none numerics of a run, normalised together: [N, R]. */
 function numericRun(g: Graph, run: NumericFeature[], data: ModelData, input: (info: InputColumn) => Tensor): Tensor {
-  let v = stack(g, run.map((f) => input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` })));
+  let v = fillMissing(g, stack(g, run.map((f) => input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` }))), run, data);
   const logs = run.map((f) => f.transform === "log1p");
   if (logs.some(Boolean)) {
     const logged = g.log(g.add(g.max(v, g.scalar(0)), g.scalar(1)));
@@ -195,8 +195,28 @@ function numericRun(g: Graph, run: NumericFeature[], data: ModelData, input: (in
   }
   const stats = run.map((f) => (f.transform === "none" ? { mean: 0, std: 1 } : data.numeric[f.name] ?? { mean: 0, std: 1 }));
   v = g.div(g.sub(v, g.floats(stats.map((s) => s.mean))), g.floats(stats.map((s) => (s.std > 0 ? s.std : 1))));
-  // Missing values (NaN) become the training mean: 0 after standardisation.
+  // Missing values still NaN here (`missing: mean` of standard / log1p) become the training mean: 0 after standardisation.
   return g.where(g.isNaN(v), g.scalar(0), v);
+}
+
+/**
+ * The value a missing cell (NaN) takes before the transform: the constant of `zero` / `constant`, and for
+ * `none` and `bucketize` the raw training mean. Standard and log1p fields with `missing: mean` stay NaN
+ * and are filled after normalisation.
+ */
+function rawFill(f: NumericFeature, data: ModelData): number {
+  if (f.missing === "zero") return 0;
+  if (f.missing === "constant") return f.fill!;
+  if (f.transform === "none" || f.transform === "bucketize") return data.numeric[f.name]?.mean ?? 0;
+  return NaN;
+}
+
+/** Replaces NaN in [N] or [N, R] raw values with each field's raw fill (NaN where the fill comes later). */
+function fillMissing(g: Graph, v: Tensor, run: NumericFeature[], data: ModelData): Tensor {
+  const fills = run.map((f) => rawFill(f, data));
+  if (fills.every(Number.isNaN)) return v;
+  const fill = v.shape.length === 1 ? g.scalar(fills[0]) : g.floats(fills);
+  return g.where(g.isNaN(v), fill, v);
 }
 
 export function tableSize(f: CategoricalFeature | MultiCategoricalFeature, data: ModelData): number {
@@ -241,9 +261,9 @@ function pooled(g: Graph, f: MultiCategoricalFeature, emb: Tensor, idx: Tensor):
 function numeric(g: Graph, f: Extract<FeatureSpec, { kind: "numeric" }>, data: ModelData, input: (info: InputColumn) => Tensor,
   seed: number, tables: Map<string, Tensor>, tableRows: Record<string, number>): Tensor {
   if (f.transform !== "bucketize") return numericRun(g, [f], data, input);
-  const raw = input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` });
+  const raw = fillMissing(g, input({ column: f.column, dtype: "float32", shape: ["N"], role: `number ${f.name} (${f.transform})` }), [f], data);
   const b = f.boundaries!;
-  // bucket = number of boundaries ≤ x; NaN compares false everywhere and lands in bucket 0.
+  // bucket = number of boundaries ≤ x (the fill has replaced NaN).
   const ge = g.cast(g.greaterOrEqual(g.unsqueeze(raw, [-1]), g.floats(b)), "int64");
   const bucket = g.reduceSum(ge, [1]);
   const name = g.fresh("table");

@@ -1,17 +1,25 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { UserError } from "../diagnostics/errors.js";
 import { tempPathFor } from "./output.js";
 
 /**
  * Checkpoints are safetensors files (an 8-byte header length, a JSON header, raw little-endian tensor
  * bytes): a format PyTorch, JAX and Rust tooling read as is. mdrc adds to the header's __metadata__ the
- * format name and version and a SHA-256 of the tensor bytes, checked on load, and writes atomically
+ * format name and version and a SHA-256 of the whole file — header (with the digest's own place zeroed)
+ * and tensor bytes — so an edited step, vocabulary or shape fails the check like a flipped weight; writes atomically
  * (temporary file, fsync, rename), so a crash leaves the previous checkpoint intact.
  */
 export const CHECKPOINT_FORMAT = "mdrc-checkpoint";
-export const CHECKPOINT_VERSION = "1";
+export const CHECKPOINT_VERSION = "2";
 
-export class CheckpointError extends Error {}
+const UNSET = "0".repeat(64);
+
+export class CheckpointError extends UserError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
 
 export interface CheckpointTensor {
   shape: number[];
@@ -33,12 +41,12 @@ export function checkpointChunks(checkpoint: Checkpoint): Uint8Array[] {
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
-  const hash = createHash("sha256");
-  for (const name of names) hash.update(bytesOf(checkpoint.tensors.get(name)!.data));
-  header.__metadata__ = { ...checkpoint.metadata, format: CHECKPOINT_FORMAT, format_version: CHECKPOINT_VERSION, sha256: hash.digest("hex") };
+  header.__metadata__ = { ...checkpoint.metadata, format: CHECKPOINT_FORMAT, format_version: CHECKPOINT_VERSION, sha256: UNSET };
   let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8); // safetensors pads the header to 8 bytes
-  const headerBytes = Buffer.from(json, "utf8");
+  json += " ".repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // safetensors pads the header to 8 bytes
+  const hash = createHash("sha256").update(json);
+  for (const name of names) hash.update(bytesOf(checkpoint.tensors.get(name)!.data));
+  const headerBytes = Buffer.from(json.replace(`"sha256":"${UNSET}"`, `"sha256":"${hash.digest("hex")}"`), "utf8");
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(headerBytes.length));
   return [length, headerBytes, ...names.map((name) => bytesOf(checkpoint.tensors.get(name)!.data))];
@@ -69,30 +77,41 @@ export function readCheckpoint(path: string): Checkpoint {
   if (bytes.length < 8) throw new CheckpointError(`${path} is truncated`);
   const headerLength = Number(bytes.readBigUInt64LE(0));
   if (8 + headerLength > bytes.length) throw new CheckpointError(`${path} is truncated`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  const headerText = bytes.subarray(8, 8 + headerLength).toString("utf8");
+  let header: Record<string, unknown>;
   try {
-    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
+    header = JSON.parse(headerText);
+    if (!header || typeof header !== "object" || Array.isArray(header)) throw new Error();
   } catch {
     throw new CheckpointError(`${path} has a corrupt header`);
   }
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${path} is not an mdrc checkpoint`);
-  if (metadata.format_version !== CHECKPOINT_VERSION) throw new CheckpointError(`${path} has checkpoint format version ${metadata.format_version}; this mdrc reads ${CHECKPOINT_VERSION}`);
+  if (metadata.format_version !== CHECKPOINT_VERSION && metadata.format_version !== "1") {
+    throw new CheckpointError(`${path} has checkpoint format version ${metadata.format_version}; this mdrc reads ${CHECKPOINT_VERSION}`);
+  }
   const data = bytes.subarray(8 + headerLength);
   const tensors = new Map<string, CheckpointTensor>();
   const hash = createHash("sha256");
+  // Version 1 hashed the tensor bytes only; version 2 hashes the header too.
+  if (metadata.format_version !== "1") hash.update(headerText.replace(`"sha256":"${metadata.sha256}"`, `"sha256":"${UNSET}"`));
   const names = Object.keys(header).filter((k) => k !== "__metadata__").sort();
   for (const name of names) {
-    const t = header[name] as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const [start, end] = t.data_offsets;
-    if (t.dtype !== "F32" || end > data.length || start > end) throw new CheckpointError(`${path}: tensor ${name} is damaged`);
-    const slice = data.subarray(start, end);
+    const t = header[name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const [start, end] = Array.isArray(t?.data_offsets) ? (t.data_offsets as unknown[]) : [];
+    const shape = Array.isArray(t?.shape) ? (t.shape as unknown[]) : undefined;
+    const values = shape?.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) ? (shape as number[]).reduce((a, b) => a * b, 1) : -1;
+    if (t?.dtype !== "F32" || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) < 0 || (end as number) > data.length ||
+      (end as number) - (start as number) !== values * 4) {
+      throw new CheckpointError(`${path}: tensor ${name} is damaged (dtype, shape or data_offsets do not fit the file)`);
+    }
+    const slice = data.subarray(start as number, end as number);
     hash.update(slice);
-    const copy = new Float32Array(slice.length / 4);
+    const copy = new Float32Array(values);
     new Uint8Array(copy.buffer).set(slice);
-    tensors.set(name, { shape: t.shape, data: copy });
+    tensors.set(name, { shape: shape as number[], data: copy });
   }
-  if (hash.digest("hex") !== metadata.sha256) throw new CheckpointError(`${path} fails its checksum (damaged or partly written)`);
+  if (hash.digest("hex") !== metadata.sha256) throw new CheckpointError(`${path} fails its checksum (damaged, edited or partly written)`);
   return { tensors, metadata };
 }
 

@@ -1,8 +1,8 @@
 import type { ModelData } from "../graph/model-data.js";
-import type { Spec } from "../spec/types.js";
-import { numberCell } from "./batch.js";
+import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
+import { categoryCell, DataError, integerIdCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import { openRows } from "./readers.js";
-import { checkColumns, labelRow } from "./rows.js";
+import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 
 export interface DataSummary {
   data: ModelData;
@@ -18,24 +18,26 @@ export interface DataSummary {
 export async function summarizeTrainingData(spec: Spec, file: string): Promise<DataSummary> {
   const source = openRows(file);
   checkColumns(spec, await source.columns(), file);
-  const owners = new Map<string, string>(); // feature → table owner
-  for (const f of spec.features) if (f.kind !== "numeric") owners.set(f.name, f.table ?? f.name);
+  const check = rowChecker(spec, file);
+  const owners = new Map<string, CategoricalFeature | MultiCategoricalFeature>(); // feature → table owner
+  const byName = new Map(spec.features.map((f) => [f.name, f]));
+  for (const f of spec.features) if (f.kind !== "numeric") owners.set(f.name, byName.get(f.table ?? f.name) as CategoricalFeature | MultiCategoricalFeature);
   const counts = new Map<string, Map<string, number>>();
-  const numeric = spec.features.filter((f) => f.kind === "numeric" && f.transform !== "bucketize" && f.transform !== "none");
+  const numeric = spec.features.filter((f): f is NumericFeature => f.kind === "numeric");
+  const policies = numericPolicies(spec);
   const sums = new Map(numeric.map((f) => [f.name, { n: 0, sum: 0, sumSq: 0 }]));
   let rows = 0;
   let skipped = 0;
   for await (const row of source.rows()) {
-    if (!labelRow(spec, row, file)) {
+    if (!check(row)) {
       skipped++;
       continue;
     }
     rows++;
-    for (const f of spec.features) if (f.kind === "numeric") numberCell(row, f.column, file); // positions bad numbers now
     for (const f of numeric) {
-      let v = numberCell(row, f.column, file);
+      let v = numericCell(row, f.column, policies.get(f.column)!, file);
       if (Number.isNaN(v)) continue;
-      if (f.kind === "numeric" && f.transform === "log1p") v = Math.log1p(Math.max(v, 0));
+      if (f.transform === "log1p") v = Math.log1p(Math.max(v, 0));
       const s = sums.get(f.name)!;
       s.n++;
       s.sum += v;
@@ -44,19 +46,17 @@ export async function summarizeTrainingData(spec: Spec, file: string): Promise<D
     for (const f of spec.features) {
       if (f.kind === "numeric") continue;
       const owner = owners.get(f.name)!;
-      const ownerSpec = spec.features.find((x) => x.name === owner)!;
-      if (ownerSpec.kind !== "numeric" && ownerSpec.range) continue;
-      let m = counts.get(owner);
-      if (!m) counts.set(owner, (m = new Map()));
-      const raw = row.values[f.column];
-      const cell = raw === undefined || raw === null ? "" : String(raw);
-      const items = f.kind === "multi_categorical" ? cell.split(f.separator).filter((s) => s !== "") : [cell];
+      if (owner.range) continue;
+      let m = counts.get(owner.name);
+      if (!m) counts.set(owner.name, (m = new Map()));
+      const items = f.kind === "multi_categorical" ? multiValues(row.values[f.column], f.separator) : [categoryCell(row, f.column, file)];
       for (const v of items) m.set(v, (m.get(v) ?? 0) + 1);
     }
   }
+  if (rows === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to train on` : "the file has a header but no rows; nothing to train on");
   const data: ModelData = { vocabularies: {}, numeric: {} };
   for (const [owner, m] of counts) {
-    const f = spec.features.find((x) => x.name === owner)!;
+    const f = byName.get(owner)!;
     const minCount = f.kind !== "numeric" ? f.min_count ?? 1 : 1;
     // Most frequent first, ties by value: the same data always gives the same ids.
     data.vocabularies[owner] = [...m.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([v]) => v);
@@ -64,7 +64,30 @@ export async function summarizeTrainingData(spec: Spec, file: string): Promise<D
   for (const [name, s] of sums) {
     const mean = s.n ? s.sum / s.n : 0;
     const variance = s.n ? Math.max(s.sumSq / s.n - mean * mean, 0) : 1;
-    data.numeric[name] = { mean, std: Math.sqrt(variance) || 1 };
+    const std = Math.sqrt(variance) || 1;
+    // Values are within float32 range, so these are finite; a NaN here would poison every prediction.
+    if (!Number.isFinite(mean) || !Number.isFinite(std)) throw new DataError(file, 1, undefined, `the statistics of numeric feature '${name}' are not finite (mean ${mean}, std ${std}); use \`transform: log1p\` or clip the data`);
+    data.numeric[name] = { mean, std };
   }
   return { data, rows, skipped };
+}
+
+/**
+ * Validates one row completely — label, domain, every numeric and integer-id cell, categorical cells —
+ * as training, evaluation and serving will read it. Returns the labelled row, or undefined for a row the
+ * domain policy skips.
+ */
+export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledRow | undefined {
+  const policies = numericPolicies(spec);
+  const byName = new Map(spec.features.map((f) => [f.name, f]));
+  const ranged = spec.features.filter((f) => f.kind !== "numeric" && (byName.get(f.table ?? f.name) as CategoricalFeature).range);
+  const categorical = spec.features.filter((f) => f.kind === "categorical" && !ranged.includes(f));
+  return (row) => {
+    const labelled = labelRow(spec, row, file);
+    if (!labelled) return undefined;
+    for (const [column, policy] of policies) numericCell(row, column, policy, file);
+    for (const f of ranged) if (f.kind === "categorical") integerIdCell(row, f.column, file);
+    for (const f of categorical) categoryCell(row, f.column, file);
+    return labelled;
+  };
 }

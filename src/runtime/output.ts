@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { UserError } from "../diagnostics/errors.js";
 
 /** A temporary sibling of `path`: same directory, so the final rename is atomic. */
 export function tempPathFor(path: string): string {
@@ -31,9 +32,9 @@ export async function withSignalGuard<T>(fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
-export class Interrupted extends Error {
+export class Interrupted extends UserError {
   constructor(message = "interrupted; no output was written") {
-    super(message);
+    super(message, 130, "");
   }
 }
 
@@ -43,7 +44,8 @@ export function checkInterrupted(): void {
 
 /** Writes every file to a temporary name, fsyncs, then renames them into place: all appear, or none. */
 export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
-  mkdirSync(dir, { recursive: true });
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not a folder; choose a folder for the outputs`);
+  makeFolder(dir);
   const temps: [string, string][] = [];
   try {
     for (const [name, data] of Object.entries(files)) {
@@ -62,6 +64,34 @@ export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array |
     for (const [tmp, final] of temps) renameSync(tmp, final);
   } catch (e) {
     for (const [tmp] of temps) rmSync(tmp, { force: true });
-    throw e;
+    if (e instanceof UserError || !(e as NodeJS.ErrnoException).code) throw e;
+    throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}`);
   }
+}
+
+/** mkdir -p with the real reason on failure (a recursive mkdir reports some of them as ENOENT). */
+export function makeFolder(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (e) {
+    let err = e;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && existsSync(dirname(path))) {
+      try {
+        mkdirSync(path);
+      } catch (again) {
+        err = again;
+      }
+    }
+    throw new UserError(`cannot create ${path}: ${describeFsError(err)}`);
+  }
+}
+
+
+export function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    EROFS: "read-only file system", EACCES: "permission denied", EPERM: "permission denied", ENOSPC: "no space left on the device",
+    ENOTDIR: "a part of the path is a file", EEXIST: "it exists", EISDIR: "it is a folder", ENOENT: "no such file or folder",
+  };
+  return (code && known[code]) ?? (e as Error).message;
 }

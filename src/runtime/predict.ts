@@ -1,9 +1,10 @@
-import { createWriteStream, renameSync, rmSync } from "node:fs";
-import { once } from "node:events";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { UserError } from "../diagnostics/errors.js";
 import type { Manifest } from "../compiler/inference.js";
 import { DataError, encodeBatch, type RawRow } from "./batch.js";
 import { loadModelFiles } from "./model-files.js";
-import { checkInterrupted, tempPathFor, withSignalGuard } from "./output.js";
+import { checkInterrupted, describeFsError, tempPathFor, withSignalGuard } from "./output.js";
 import { openRows } from "./readers.js";
 import { domainOf } from "./rows.js";
 import { createSession, type ExecutionProvider } from "./session.js";
@@ -30,8 +31,15 @@ export function requiredColumns(manifest: Manifest): Map<string, string> {
   return cols;
 }
 
-/** Streams a data file through the model and writes one probability per row (atomically). */
+/**
+ * Streams a data file through the model and writes one probability per row: to a temporary file renamed
+ * into place at the end (so a data error or an interruption leaves no output at all), or to stdout for `-`.
+ */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
+  const toStdout = options.out === "-";
+  if (!toStdout && existsSync(options.out) && statSync(options.out).isDirectory()) {
+    throw new UserError(`-o ${options.out} is a folder; name the output file, e.g. ${join(options.out, "predictions.csv")}`);
+  }
   const { modelPath, manifest } = loadModelFiles(options.model);
   const session = await createSession(modelPath, { ep: options.ep, threads: options.threads });
   const source = openRows(options.data);
@@ -42,16 +50,18 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const keep = options.keep ?? [];
   for (const col of keep) if (!columns.has(col)) throw new DataError(options.data, 1, undefined, `missing column '${col}' (asked for by --keep)`);
   const batchSize = options.batchSize ?? 4096;
-  const tmp = tempPathFor(options.out);
+  const tmp = toStdout ? undefined : tempPathFor(options.out);
+  let fd: number;
+  try {
+    fd = toStdout ? 1 : openSync(tmp!, "w");
+  } catch (e) {
+    throw new UserError(`cannot write ${options.out}: ${describeFsError(e)}`);
+  }
   return withSignalGuard(async () => {
-    const out = createWriteStream(tmp);
     let rows = 0;
     let skipped = 0;
     try {
-      const write = async (text: string) => {
-        if (!out.write(text)) await once(out, "drain");
-      };
-      await write([...keep, "probability"].map(csvField).join(",") + "\n");
+      write(fd, [...keep, "probability"].map(csvField).join(",") + "\n");
       let batch: RawRow[] = [];
       const flush = async () => {
         if (!batch.length) return;
@@ -61,7 +71,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         batch.forEach((r, i) => {
           text += keep.map((k) => csvField(String(r.values[k] ?? ""))).join(",") + (keep.length ? "," : "") + formatProbability(p[i]) + "\n";
         });
-        await write(text);
+        write(fd, text);
         rows += batch.length;
         batch = [];
         checkInterrupted();
@@ -75,17 +85,34 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         if (batch.length >= batchSize) await flush();
       }
       await flush();
-      out.end();
-      await once(out, "finish");
       checkInterrupted();
-      renameSync(tmp, options.out);
+      if (tmp) {
+        fsyncSync(fd);
+        closeSync(fd);
+        renameSync(tmp, options.out);
+      }
       return { rows, skipped };
     } catch (e) {
-      out.destroy();
-      rmSync(tmp, { force: true });
+      if (tmp) {
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed
+        }
+        rmSync(tmp, { force: true });
+      }
       throw e;
     }
   });
+}
+
+function write(fd: number, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EPIPE") throw new UserError("the output pipe was closed", 1);
+    throw new UserError(`cannot write the predictions: ${describeFsError(e)}`);
+  }
 }
 
 /** Nine significant digits round-trip a float32. */

@@ -2,7 +2,10 @@ import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
-import { DataError, type RawRow } from "./batch.js";
+import { extname } from "node:path";
+import { UserError } from "../diagnostics/errors.js";
+import { DataError, type RawRow } from "./cells.js";
+import { describeFsError } from "./output.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -28,11 +31,16 @@ export interface OpenOptions {
 
 /** Streams rows of a CSV (quoted fields, CRLF, BOM) or JSON Lines file; memory does not grow with the file. */
 export function openRows(path: string, options: OpenOptions = {}): RowSource {
+  if (path === "-") return csv(path, options.positions ?? true); // stdin: CSV
+  if (!isParquet(path) && !isJsonLines(path) && !/\.csv$/i.test(path)) {
+    const ext = extname(path);
+    throw new UserError(`cannot read ${path}: ${ext ? `'${ext}' files are not supported` : "a data file needs an extension"}; mdr reads .csv, .jsonl / .ndjson and .parquet (or CSV from stdin as -)`);
+  }
   try {
-    if (statSync(path).isDirectory()) throw new DataError(path, 1, undefined, "is a directory, not a data file");
+    if (statSync(path).isDirectory()) throw new UserError(`cannot read ${path}: it is a folder, not a data file`);
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    throw new DataError(path, 1, undefined, (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message);
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read ${path}: ${describeFsError(e)}`);
   }
   if (isParquet(path)) return parquet(path);
   return isJsonLines(path) ? jsonLines(path) : csv(path, options.positions ?? true);
@@ -58,7 +66,7 @@ function peekable(gen: AsyncGenerator<RawRow>, columnsOf: (first: RawRow | undef
 function csv(path: string, positions: boolean): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    const parser = createReadStream(path).pipe(parse({ bom: true, info: positions, skip_empty_lines: true, relax_column_count: true }));
+    const parser = (path === "-" ? process.stdin : createReadStream(path)).pipe(parse({ bom: true, info: positions, skip_empty_lines: true, relax_column_count: true }));
     let records = 0;
     try {
       for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } } | string[]>) {
@@ -67,6 +75,11 @@ function csv(path: string, positions: boolean): RowSource {
         const line = positions ? (rec as { info: { lines: number } }).info.lines : ++records;
         if (!header) {
           header = record.map((h) => h.trim());
+          const seen = new Map<string, number>();
+          header.forEach((h, i) => {
+            if (seen.has(h)) throw new DataError(path, line, i + 1, `the header names column '${h}' twice (columns ${seen.get(h)! + 1} and ${i + 1})`);
+            seen.set(h, i);
+          });
           continue;
         }
         if (record.length !== header.length) {

@@ -2,10 +2,15 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
+import { UserError } from "../diagnostics/errors.js";
 
 export type ExecutionProvider = "cpu" | "cuda";
 
-export class ExecutionProviderError extends Error {}
+export class ExecutionProviderError extends UserError {}
+
+// ONNX Runtime 1.30 otherwise writes /tmp/mat-debug-<pid>.log and a telemetry database under
+// ~/.cache/Microsoft on every session; it reads this variable when the first session starts.
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
 
 const require = createRequire(import.meta.url);
 
@@ -41,5 +46,10 @@ export async function createSession(model: string | Uint8Array, options: Session
     executionMode: "sequential",
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
-  return typeof model === "string" ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(Buffer.from(model), sessionOptions);
+  try {
+    return typeof model === "string" ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(Buffer.from(model), sessionOptions);
+  } catch (e) {
+    if (typeof model !== "string") throw e; // a graph mdrc just built: a bug, not the user's file
+    throw new UserError(`cannot load ${model}: ${(e as Error).message.split("\n")[0]}; recompile the model`);
+  }
 }

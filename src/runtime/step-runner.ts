@@ -1,10 +1,24 @@
 import ort from "onnxruntime-node";
+import { UserError } from "../diagnostics/errors.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../graph/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";
 import { encodeTrainBatch, scatterRows } from "./train-batch.js";
+
+/** Training diverged: the step's loss is NaN or infinite. The parameters are left as they were before it. */
+export class NonFiniteLoss extends UserError {
+  constructor(readonly step: number, loss: number, terms: Record<string, number>) {
+    const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k, v]) => `${k} = ${v}`);
+    super(
+      `training diverged at step ${step}: the loss is ${loss}${bad.length ? ` (${bad.join(", ")})` : ""}. ` +
+      "Lower the learning rate (--lr), check the numeric columns for extreme values (use `transform: log1p`), or lower loss weights; " +
+      "the output folder keeps the last good checkpoint",
+      1, "error",
+    );
+  }
+}
 
 /** What a training step reads and rewrites: dense parameters and state, optimizer slots, host tables. */
 export interface StepState {
@@ -41,7 +55,7 @@ export interface StepInputs {
  * One training step: encodes the batch (unique embedding rows gathered from the host), runs the step
  * graph, and writes parameters, state, optimizer slots and the touched rows back into `state`.
  */
-export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; ortMs: number }> {
+export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; terms: Record<string, number>; ortMs: number }> {
   const sig = step.signature;
   const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file);
   const feeds = enc.feeds;
@@ -56,9 +70,13 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   const t0 = performance.now();
   const out = await session.run(feeds);
   const ortMs = performance.now() - t0;
+  const loss = (out.loss.data as Float32Array)[0];
+  const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[`loss.${t}`].data as Float32Array)[0]]));
+  // A non-finite loss would write NaN into every parameter: stop before the state is touched.
+  if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
   for (const p of sig.parameters) state.params.set(p.name, out[`${p.name}::new`].data as Float32Array);
   for (const s of sig.states) state.params.set(s.name, out[`${s.name}::new`].data as Float32Array);
   for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, out[`${p.name}::${s}::new`].data as Float32Array);
   scatterRows(sig, state.store, enc.touched, out);
-  return { loss: (out.loss.data as Float32Array)[0], ortMs };
+  return { loss, terms, ortMs };
 }

@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { Spec } from "../spec/types.js";
-import { numberCell, type RawRow } from "./batch.js";
+import { categoryCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import type { EmbeddingStore } from "./embedding-store.js";
 
 export interface TrainBatch {
@@ -30,14 +30,14 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
   for (const l of signature.lookups) {
     const f = features.get(l.feature)!;
     if (f.kind === "multi_categorical") {
-      const lists = rows.map((r) => splitValues(r.values[f.column], f.separator));
+      const lists = rows.map((r) => multiValues(r.values[f.column], f.separator));
       const L = Math.max(1, ...lists.map((x) => x.length));
       const idx = new BigInt64Array(n * L).fill(-1n);
       lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, store.rowOf(l.table, v))))));
       feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n, L]);
     } else {
       const idx = new BigInt64Array(n);
-      rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, store.rowOf(l.table, text(r.values[f.column]))))));
+      rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, store.rowOf(l.table, categoryCell(r, f.column, file))))));
       feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n]);
     }
   }
@@ -52,8 +52,8 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
     });
   }
   // Numeric columns go in raw, parsed as at serving.
-  for (const f of spec.features) {
-    if (f.kind === "numeric" && !feeds[f.column]) feeds[f.column] = new ort.Tensor("float32", Float32Array.from(rows, (r) => numberCell(r, f.column, file)), [n]);
+  for (const [column, policy] of numericPolicies(spec)) {
+    feeds[column] = new ort.Tensor("float32", Float32Array.from(rows, (r) => numericCell(r, column, policy, file)), [n]);
   }
   feeds.domain_id = new ort.Tensor("int64", BigInt64Array.from(Array.from(domainIds, BigInt)), [n]);
   return { feeds, touched };
@@ -86,14 +86,4 @@ function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim:
     const from = i * dim;
     for (let j = 0; j < dim; j++) values[to + j] = rows[from + j];
   }
-}
-
-function text(v: unknown): string {
-  return v === undefined || v === null ? "" : String(v);
-}
-
-function splitValues(v: unknown, sep: string): string[] {
-  if (Array.isArray(v)) return v.map(text).filter((s) => s !== "");
-  const t = text(v);
-  return t === "" ? [] : t.split(sep).filter((s) => s !== "");
 }

@@ -1,16 +1,18 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import ort from "onnxruntime-node";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { UserError } from "../diagnostics/errors.js";
 import { compileInference, specHash } from "../compiler/inference.js";
 import { compileTrainStep, type CompiledTrainStep } from "../compiler/train-step.js";
 import type { DispatchMode } from "../graph/dispatch.js";
 import type { ModelData } from "../graph/model-data.js";
 import type { Spec } from "../spec/types.js";
-import { readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";
-import { summarizeTrainingData } from "./data-stats.js";
+import { DataError } from "./cells.js";
+import { CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";
+import { rowChecker, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import type { EvaluationMetrics } from "./metrics.js";
-import { checkInterrupted, Interrupted, withSignalGuard, writeFilesAtomic } from "./output.js";
+import { checkInterrupted, Interrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
+import { inspectRunFolder, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession, type ExecutionProvider } from "./session.js";
@@ -26,9 +28,12 @@ export interface TrainOptions {
   batchSize?: number;
   lr?: number;
   seed?: number;
+  checkpointEvery?: number;
   ep?: ExecutionProvider;
   threads?: number;
   resume?: boolean;
+  /** Replace the run already in `out` (its files only). */
+  overwrite?: boolean;
   dispatch?: DispatchMode;
   /** Also evaluate every this many steps (0: only after each epoch). */
   evalEvery?: number;
@@ -53,6 +58,8 @@ export interface Progress {
 export interface EvaluationRecord extends EvaluationMetrics {
   epoch: number;
   step: number;
+  /** An evaluation at an epoch's end, or every --eval-every steps. */
+  at: "epoch" | "step";
   train_loss: number;
 }
 
@@ -78,7 +85,7 @@ interface TrainerState extends StepState {
 }
 
 /** Effective training settings: the spec's, overridden by flags. */
-export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batchSize" | "lr" | "seed">): Spec {
+export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batchSize" | "lr" | "seed" | "checkpointEvery">): Spec {
   const s = structuredClone(spec);
   if (o.epochs !== undefined) s.train.epochs = o.epochs;
   if (o.batchSize !== undefined) s.train.batch_size = o.batchSize;
@@ -87,6 +94,7 @@ export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batc
     s.train.lr = o.lr;
   }
   if (o.seed !== undefined) s.train.seed = o.seed;
+  if (o.checkpointEvery !== undefined) s.train.checkpoint_every = o.checkpointEvery;
   return s;
 }
 
@@ -95,18 +103,52 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const spec = effectiveSpec(options.spec, options);
   const log = options.log ?? (() => {});
   const t = spec.train;
-  const ckptDir = join(options.out, "checkpoints");
+  const out = options.out;
+  const mode: FolderMode = options.resume ? "resume" : options.overwrite ? "overwrite" : "fresh";
+  if (options.resume && options.overwrite) throw new UserError("--resume and --overwrite contradict each other; choose one");
 
-  // Everything about the data is checked before anything is written.
+  // Everything is checked before anything is written: the folder, then every row of every input file.
+  inspectRunFolder(out, mode);
   const summary = await summarizeTrainingData(spec, options.train);
-  if (summary.rows === 0) throw new Error(`${options.train} has no rows to train on`);
   if (options.valid) await checkFile(spec, options.valid);
+  if (!options.valid) log(`no --valid file: early stopping is off; training runs all ${t.epochs} epochs and keeps the last`);
+
+  const folder = takeRunFolder(out, mode);
+  try {
+    return await trainInFolder(options, spec, summary, log);
+  } finally {
+    folder.release();
+  }
+}
+
+async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): Promise<TrainResult> {
+  const t = spec.train;
+  const out = options.out;
+  const ckptDir = join(out, "checkpoints");
   let data = summary.data;
   let resumeFrom: string | undefined;
   if (options.resume) {
-    resumeFrom = latestCheckpoint(ckptDir);
+    const record = inspectRunFolder(out, "resume").record;
+    if (record) {
+      const conflicts = resumeConflicts(record.spec, spec);
+      if (conflicts.length) {
+        throw new UserError(`cannot resume: the spec or flags differ from the run in ${out} (${conflicts.slice(0, 5).join("; ")}${conflicts.length > 5 ? "; …" : ""}); use the original ones, or start over with --overwrite`);
+      }
+    }
+    const found = latestCheckpoint(ckptDir);
+    for (const s of found.damaged) log(`warning: ${s.file} is unreadable (${s.reason}); skipping it`);
+    resumeFrom = found.path;
     if (resumeFrom) data = JSON.parse(readCheckpoint(resumeFrom).metadata.model_data) as ModelData;
-    else log("no checkpoint to resume from; starting fresh");
+    else if (found.damaged.length) {
+      throw new UserError(`cannot resume: no checkpoint in ${ckptDir} is readable (${found.damaged.map((d) => `${d.file}: ${d.reason}`).join("; ")}); start over with --overwrite`, 1);
+    } else if (record) {
+      log(`no checkpoint yet in ${ckptDir}; starting the run from the beginning`);
+    } else {
+      log(`nothing to resume in ${out}; starting a new run`);
+    }
+  }
+  if (!resumeFrom) {
+    writeRunRecord(out, { spec, data: options.train, ...(options.valid ? { valid: options.valid } : {}), started: new Date().toISOString() });
   }
 
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
@@ -116,19 +158,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const history: EvaluationRecord[] = [];
   if (resumeFrom) {
     restore(state, resumeFrom, spec, sig.slots);
+    history.push(...keepMetricsUpTo(join(out, "metrics.jsonl"), state));
     log(`resumed from ${resumeFrom} (epoch ${state.epoch + 1}, step ${state.step})`);
   }
-  mkdirSync(ckptDir, { recursive: true });
+  makeFolder(ckptDir);
 
   const metricName = t.early_stopping.metric;
   const score = (m: EvaluationMetrics) => (metricName === "auc" ? m.overall.auc : metricName === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss);
-  const evaluateNow = async (trainLoss: number): Promise<EvaluationRecord | undefined> => {
+  const evaluateNow = async (trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> => {
     if (!options.valid) return undefined;
     const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state) });
-    const s = await ort.InferenceSession.create(Buffer.from(files["model.onnx"]), options.threads ? { intraOpNumThreads: options.threads } : {});
+    const s = await createSession(files["model.onnx"], { threads: options.threads });
     const m = await evaluateFile(s, manifest, spec, options.valid);
-    const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, train_loss: trainLoss, ...m };
-    appendFileSync(join(options.out, "metrics.jsonl"), JSON.stringify(record) + "\n");
+    const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, at, train_loss: trainLoss, ...m };
+    appendFileSync(join(out, "metrics.jsonl"), JSON.stringify(record) + "\n");
     history.push(record);
     return record;
   };
@@ -138,7 +181,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   let stoppedEarly = false;
   let stepsThisRun = 0;
-  const totalRows = summary.rows * t.epochs;
+  const keep = options.keepCheckpoints ?? 2;
 
   await withSignalGuard(async () => {
     while (state.epoch < t.epochs) {
@@ -147,14 +190,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`);
       let batch: LabelledRow[] = [];
       let batchIndex = 0;
+      let rowsInEpoch = 0;
       let lossSum = 0;
       let lossRows = 0;
+      // A step evaluation runs before the next step, so the one due at an epoch's last step is the epoch's own.
+      let evaluationDue = false;
       const runBatch = async () => {
+        rowsInEpoch += batch.length;
         if (batchIndex++ < state.batchInEpoch) return; // already trained on before the interruption
+        if (evaluationDue) {
+          evaluationDue = false;
+          const r = await evaluateNow(lossSum / lossRows, "step");
+          if (r) log(`step ${r.step}: train loss ${r.train_loss.toFixed(4)}, valid ${metricName} ${Math.abs(score(r)).toFixed(4)}`);
+        }
         state.step++;
         const { loss, ortMs: ms } = await runTrainStep(session, spec, step, state, {
           rows: batch, domains: batch.map((r) => r.domain), labels: Float32Array.from(batch, (r) => r.label),
           lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: (t.seed * 7919 + state.step) % 16_000_000, file: options.train,
+        }).catch((e) => {
+          state.step--;
+          throw e;
         });
         ortMs += ms;
         lossSum += loss * batch.length;
@@ -163,8 +218,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         state.batchInEpoch = batchIndex;
         stepsThisRun++;
         const elapsed = (performance.now() - started) / 1000;
-        options.progress?.({ epoch: state.epoch + 1, epochs: t.epochs, rowsDone: state.epoch * summary.rows + batchIndex * t.batch_size, rowsTotal: totalRows, rowsPerSecond: rowsSeen / Math.max(elapsed, 1e-9), loss: lossSum / lossRows });
-        if (options.evalEvery && state.step % options.evalEvery === 0) await evaluateNow(lossSum / lossRows);
+        options.progress?.({ epoch: state.epoch + 1, epochs: t.epochs, rowsDone: rowsInEpoch, rowsTotal: summary.rows, rowsPerSecond: rowsSeen / Math.max(elapsed, 1e-9), loss: lossSum / lossRows });
+        if (options.evalEvery && state.step % options.evalEvery === 0) evaluationDue = true;
         let interrupted = options.stopAfterSteps !== undefined && stepsThisRun >= options.stopAfterSteps;
         try {
           checkInterrupted();
@@ -172,9 +227,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           interrupted = true;
         }
         if (interrupted) {
-          const path = saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2);
+          const path = saveCheckpoint(state, ckptDir, spec, data, keep);
           throw new Interrupted(`interrupted at step ${state.step}; saved ${path} — continue with --resume`);
         }
+        if (t.checkpoint_every > 0 && state.step % t.checkpoint_every === 0) saveCheckpoint(state, ckptDir, spec, data, keep);
       };
       for await (const row of stream) {
         const labelled = labelRow(spec, row, options.train);
@@ -187,7 +243,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (batch.length) await runBatch();
       const trainLoss = lossRows ? lossSum / lossRows : NaN;
-      const record = await evaluateNow(trainLoss);
+      const record = await evaluateNow(trainLoss, "epoch");
       state.epoch++;
       state.batchInEpoch = 0;
       const value = record ? score(record) : state.epoch; // without validation data the last epoch is the best
@@ -195,14 +251,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         state.bestScore = value;
         state.bestEpoch = state.epoch;
         state.badEpochs = 0;
-        writeBestModel(options.out, spec, data, state);
-        saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2, "best.safetensors");
+        writeBestModel(out, spec, data, state);
+        saveCheckpoint(state, ckptDir, spec, data, keep, "best.safetensors");
       } else {
         state.badEpochs++;
       }
-      saveCheckpoint(state, ckptDir, spec, data, options.keepCheckpoints ?? 2);
+      saveCheckpoint(state, ckptDir, spec, data, keep);
       if (record) log(`epoch ${state.epoch}: train loss ${trainLoss.toFixed(4)}, valid ${metricName} ${Math.abs(value).toFixed(4)}${state.bestEpoch === state.epoch ? " (best)" : ""}`);
-      if (state.badEpochs >= t.early_stopping.patience && state.epoch < t.epochs) {
+      if (options.valid && state.badEpochs >= t.early_stopping.patience && state.epoch < t.epochs) {
         log(`early stopping: ${metricName} has not improved for ${state.badEpochs} epoch(s)`);
         stoppedEarly = true;
         break;
@@ -210,17 +266,39 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   });
   const wall = (performance.now() - started) / 1000;
-  const best = history.filter((h) => h.epoch === state.bestEpoch).pop();
+  const best = history.filter((h) => h.epoch === state.bestEpoch && h.at !== "step").pop();
   return {
     ...(best ? { best } : {}), history, steps: state.step, epochsRun: state.epoch, stoppedEarly,
     rowsPerSecond: rowsSeen / Math.max(wall, 1e-9), ortShare: ortMs / 1000 / Math.max(wall, 1e-9), skippedRows: summary.skipped,
   };
 }
 
+/**
+ * On resume, metrics.jsonl keeps only the records the checkpoint covers; later ones (written after it,
+ * before the interruption) would be written again.
+ */
+function keepMetricsUpTo(path: string, state: TrainerState): EvaluationRecord[] {
+  if (!existsSync(path)) return [];
+  const records = readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as EvaluationRecord];
+    } catch {
+      return []; // a line cut short by a crash
+    }
+  });
+  const covered = (r: EvaluationRecord) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch));
+  const kept = records.filter(covered);
+  writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
+  return kept;
+}
+
 async function checkFile(spec: Spec, file: string): Promise<void> {
   const source = openRows(file);
   checkColumns(spec, await source.columns(), file);
-  for await (const row of source.rows()) labelRow(spec, row, file);
+  const check = rowChecker(spec, file);
+  let rows = 0;
+  for await (const row of source.rows()) if (check(row)) rows++;
+  if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
 }
 
 /** Parameters, state and full embedding tables by their inference-graph names. */
@@ -254,7 +332,7 @@ function checkpointOf(state: TrainerState, spec: Spec, data: ModelData): Checkpo
     t.slots.forEach((s, i) => tensors.set(`embedding.${t.name}.table::slot${i}`, { shape: [t.rows, t.dim], data: s }));
   }
   const metadata = {
-    spec_sha256: specHash(spec),
+    spec_sha256: specHash(spec), spec: JSON.stringify(spec),
     step: String(state.step), epoch: String(state.epoch), batch_in_epoch: String(state.batchInEpoch),
     best_score: String(state.bestScore), best_epoch: String(state.bestEpoch), bad_epochs: String(state.badEpochs),
     model_data: JSON.stringify(data),
@@ -288,31 +366,34 @@ function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: Mode
   return path;
 }
 
-/** The newest complete checkpoint (a damaged newest one is skipped in favour of the one before). */
-export function latestCheckpoint(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
+/** The newest readable checkpoint, and the newer ones that could not be read (cut short or damaged). */
+export function latestCheckpoint(dir: string): { path?: string; damaged: { file: string; reason: string }[] } {
+  const damaged: { file: string; reason: string }[] = [];
+  if (!existsSync(dir)) return { damaged };
   const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort().reverse();
   for (const f of all) {
     try {
       readCheckpoint(join(dir, f));
-      return join(dir, f);
-    } catch {
-      // a checkpoint cut short by a crash: fall back to the previous one
+      return { path: join(dir, f), damaged };
+    } catch (e) {
+      damaged.push({ file: join(dir, f), reason: e instanceof CheckpointError ? e.message.replace(`${join(dir, f)} `, "").replace(`${join(dir, f)}: `, "") : (e as Error).message });
     }
   }
-  return undefined;
+  return { damaged };
 }
 
 function restore(state: TrainerState, path: string, spec: Spec, slots: string[]): void {
   const ckpt = readCheckpoint(path);
-  if (ckpt.metadata.spec_sha256 !== specHash(spec)) {
-    throw new Error(`${path} was written for a different spec (or different training flags); remove the output folder or train without --resume`);
+  const recorded = ckpt.metadata.spec ? (JSON.parse(ckpt.metadata.spec) as Spec) : undefined;
+  const conflicts = recorded ? resumeConflicts(recorded, spec) : ckpt.metadata.spec_sha256 === specHash(spec) ? [] : ["the spec"];
+  if (conflicts.length) {
+    throw new UserError(`cannot resume from ${path}: it was written with another spec or flags (${conflicts.slice(0, 5).join("; ")}); use the original ones, or start over with --overwrite`);
   }
-  for (const [k, v] of state.params) state.params.set(k, take(ckpt.tensors, k, v.length));
-  for (const [k, v] of state.slots) state.slots.set(k, take(ckpt.tensors, k, v.length));
+  for (const [k, v] of state.params) state.params.set(k, take(ckpt.tensors, k, v.length, path));
+  for (const [k, v] of state.slots) state.slots.set(k, take(ckpt.tensors, k, v.length, path));
   for (const t of state.store.tables.values()) {
-    t.values = take(ckpt.tensors, `embedding.${t.name}.table`, t.values.length);
-    t.slots = slots.map((_, i) => take(ckpt.tensors, `embedding.${t.name}.table::slot${i}`, t.values.length));
+    t.values = take(ckpt.tensors, `embedding.${t.name}.table`, t.values.length, path);
+    t.slots = slots.map((_, i) => take(ckpt.tensors, `embedding.${t.name}.table::slot${i}`, t.values.length, path));
   }
   const m = ckpt.metadata;
   state.step = Number(m.step);
@@ -323,8 +404,8 @@ function restore(state: TrainerState, path: string, spec: Spec, slots: string[])
   state.badEpochs = Number(m.bad_epochs);
 }
 
-function take(tensors: Map<string, CheckpointTensor>, name: string, length: number): Float32Array {
+function take(tensors: Map<string, CheckpointTensor>, name: string, length: number, path: string): Float32Array {
   const t = tensors.get(name);
-  if (!t || t.data.length !== length) throw new Error(`checkpoint has no tensor ${name} of ${length} values`);
+  if (!t || t.data.length !== length) throw new CheckpointError(`${path} has no tensor ${name} of ${length} values; it belongs to another model`);
   return t.data;
 }

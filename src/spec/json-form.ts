@@ -13,6 +13,15 @@ export interface JsonFormResult {
 export function readJsonForm(file: SourceFile): JsonFormResult {
   const errors: ParseError[] = [];
   const sourceMap = new SourceMap(spanOf(file, 0, 0));
+  const deep = tooDeepAt(file.text);
+  if (deep !== undefined) {
+    const diagnostics = [createDiagnostic("too-deep", {
+      message: `Objects and arrays are nested more than ${MAX_JSON_DEPTH} levels deep here.`,
+      hint: "A spec needs a few levels; close the objects and arrays opened above.",
+      span: spanOf(file, deep, deep + 1),
+    })];
+    return { spec: undefined, sourceMap, diagnostics };
+  }
   const root = parseTree(file.text, errors, { allowTrailingComma: false, disallowComments: true });
   const diagnostics = errors.map((e) => createDiagnostic("invalid-json", {
     message: `Malformed JSON: ${printParseErrorCode(e.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase()}.`,
@@ -29,6 +38,8 @@ export function readJsonForm(file: SourceFile): JsonFormResult {
     }));
     return { spec: undefined, sourceMap, diagnostics };
   }
+  // "$schema" points editors at the schema for completion; it is not part of the spec.
+  delete (value as Record<string, unknown>).$schema;
   return { spec: value as Record<string, unknown>, sourceMap, diagnostics };
 
   function toValue(node: Node, path: string, keyNode: Node | undefined): unknown {
@@ -52,4 +63,26 @@ export function readJsonForm(file: SourceFile): JsonFormResult {
         return node.value;
     }
   }
+}
+
+const MAX_JSON_DEPTH = 64;
+
+/** The offset of the first '{' or '[' nested beyond MAX_JSON_DEPTH (outside strings), before the recursive parser sees it. */
+function tooDeepAt(text: string): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash escapes the next character
+      else if (c === 34) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) return i;
+    } else if (c === 125 || c === 93) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
 }

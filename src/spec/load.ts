@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { hasErrors, type Diagnostic } from "../diagnostics/diagnostic.js";
-import { createSourceFile, type SourceFile } from "../diagnostics/source.js";
+import { createDiagnostic, hasErrors, type Diagnostic } from "../diagnostics/diagnostic.js";
+import { UserError } from "../diagnostics/errors.js";
+import { createSourceFile, spanOf, type SourceFile } from "../diagnostics/source.js";
 import { checkSpec } from "../check/checker.js";
 import { parse } from "../syntax/parse.js";
 import { readJsonForm } from "./json-form.js";
@@ -10,7 +11,7 @@ import type { SourceMap } from "./source-map.js";
 import type { Spec } from "./types.js";
 
 /** A problem reading the file itself (missing, unreadable, not UTF-8): a usage error, not a spec error. */
-export class SpecReadError extends Error {}
+export class SpecReadError extends UserError {}
 
 export interface CompiledSpec {
   file: SourceFile;
@@ -18,6 +19,9 @@ export interface CompiledSpec {
   spec?: Spec;
   diagnostics: Diagnostic[];
 }
+
+/** Real specs are kilobytes; the limit keeps a wrong file (data, a binary) from costing minutes. */
+const MAX_SPEC_CHARS = 2 ** 20;
 
 export function readSpecFile(path: string): SourceFile {
   let bytes: Buffer;
@@ -40,6 +44,13 @@ export function readSpecFile(path: string): SourceFile {
 /** The front end: text (.mdr or .json) → canonical spec, stopping after the first stage with errors. */
 export function compileSpecSource(file: SourceFile): CompiledSpec {
   const isJson = file.path.toLowerCase().endsWith(".json");
+  if (file.text.length > MAX_SPEC_CHARS) {
+    return { file, diagnostics: [createDiagnostic("too-large", {
+      message: `This spec is ${(file.text.length / 2 ** 20).toFixed(1)} MiB; mdr reads specs of at most ${MAX_SPEC_CHARS / 2 ** 20} MiB.`,
+      hint: "A spec describes a model, not data: keep vocabularies and values in data files.",
+      span: spanOf(file, 0, 0),
+    })] };
+  }
   let raw: Record<string, unknown> | undefined;
   let sourceMap: SourceMap;
   const diagnostics: Diagnostic[] = [];
@@ -51,6 +62,7 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   } else {
     const parsed = parse(file);
     diagnostics.push(...parsed.diagnostics);
+    if (parsed.diagnostics.some((d) => d.code === "MDR107" || d.code === "MDR108")) return { file, diagnostics };
     const lowered = lower(parsed.document);
     diagnostics.push(...lowered.diagnostics);
     raw = lowered.spec;

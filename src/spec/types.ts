@@ -37,6 +37,11 @@ export interface NumericFeature {
   name: string;
   column: string;
   transform: "standard" | "log1p" | "none" | "bucketize";
+  /** What a missing cell becomes; `fill` is the constant. */
+  missing: "mean" | "zero" | "constant" | "error";
+  fill?: number;
+  /** Cell texts that mean missing besides "", NaN, NA and null. */
+  missing_values: string[];
   boundaries?: number[];
   dim?: number;
 }
@@ -102,6 +107,8 @@ export interface TrainSpec {
   batch_size: number;
   epochs: number;
   seed: number;
+  /** Steps between mid-epoch checkpoints (0: epoch ends only). */
+  checkpoint_every: number;
   early_stopping: { metric: "auc" | "mean_domain_auc" | "logloss"; patience: number };
 }
 

@@ -2,8 +2,8 @@ import type { CstNode, IRecognitionException, IToken } from "chevrotain";
 import { createDiagnostic, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { spanOf, type SourceFile, type Span } from "../diagnostics/source.js";
 import type { Block, Comment, Document, Entry, Name, Property, Value } from "./ast.js";
-import { mdrParser } from "./parser.js";
-import { mdrLexer, UnterminatedString } from "./tokens.js";
+import { mdrParser, TooManySyntaxErrors } from "./parser.js";
+import { LBrace, LBracket, mdrLexer, RBrace, RBracket, UnterminatedString } from "./tokens.js";
 
 type Children = Record<string, (CstNode | IToken)[] | undefined>;
 
@@ -165,7 +165,18 @@ export interface ParseResult {
 /** Parses `.mdr` text. Never throws: every problem becomes a diagnostic, and recovery keeps going. */
 export function parse(file: SourceFile): ParseResult {
   const diagnostics: Diagnostic[] = [];
+  const empty = (): ParseResult => ({ document: { file, entries: [], comments: [] }, diagnostics });
+  // Limits keep hostile input from costing minutes or the stack: real specs are a few levels deep.
   const lexed = mdrLexer.tokenize(file.text);
+  const stop = (offset: number) => {
+    diagnostics.length = Math.min(diagnostics.length, MAX_ERRORS);
+    diagnostics.push(createDiagnostic("too-large", {
+      message: `Reading stopped after ${MAX_ERRORS} errors.`,
+      hint: "Is this an .mdr spec? Fix the first errors and run again.",
+      span: spanOf(file, offset, offset),
+    }));
+    return empty();
+  };
   for (const e of lexed.errors) {
     const ch = file.text.slice(e.offset, e.offset + e.length);
     diagnostics.push(createDiagnostic("unexpected-character", {
@@ -183,11 +194,44 @@ export function parse(file: SourceFile): ParseResult {
       }));
     }
   }
+  if (diagnostics.length > MAX_ERRORS) return stop(diagnostics[MAX_ERRORS].span?.start ?? 0);
+  const deep = tooDeep(lexed.tokens);
+  if (deep) {
+    diagnostics.push(createDiagnostic("too-deep", {
+      message: `Blocks and lists are nested more than ${MAX_DEPTH} levels deep here.`,
+      hint: "A spec needs a few levels (model { features { … } }); close the blocks and lists opened above.",
+      span: tokenSpan(file, deep),
+    }));
+    return empty();
+  }
   mdrParser.input = lexed.tokens;
-  const cst = mdrParser.file();
+  let cst: CstNode;
+  try {
+    cst = mdrParser.file();
+  } catch (e) {
+    if (!(e instanceof TooManySyntaxErrors)) throw e;
+    for (const err of mdrParser.errors) diagnostics.push(syntaxDiagnostic(file, err));
+    return stop(mdrParser.errors[mdrParser.errors.length - 1]?.token.startOffset ?? 0);
+  }
   for (const e of mdrParser.errors) diagnostics.push(syntaxDiagnostic(file, e));
   const builder = new AstBuilder(file, diagnostics);
   const entries = builder.fileEntries(cst);
   const comments: Comment[] = (lexed.groups.comments ?? []).map((t) => ({ text: t.image, span: tokenSpan(file, t) }));
   return { document: { file, entries, comments }, diagnostics };
+}
+
+const MAX_DEPTH = 64;
+const MAX_ERRORS = mdrParser.maxErrors;
+
+/** The first token that opens a block or list beyond MAX_DEPTH levels. */
+function tooDeep(tokens: IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LBrace || t.tokenType === LBracket) {
+      if (++depth > MAX_DEPTH) return t;
+    } else if (t.tokenType === RBrace || t.tokenType === RBracket) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
 }

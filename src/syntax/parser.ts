@@ -14,6 +14,9 @@ export class MdrParser extends CstParser {
     this.performSelfAnalysis();
   }
 
+  /** Error recovery on pages of garbage costs minutes; past this many errors the parse is abandoned. */
+  maxErrors = 100;
+
   public file = this.RULE("file", () => {
     this.MANY(() => this.SUBRULE(this.entry));
   });
@@ -61,6 +64,17 @@ export class MdrParser extends CstParser {
     this.CONSUME(RBracket);
   });
 }
+
+export class TooManySyntaxErrors extends Error {}
+
+// SAVE_ERROR is Chevrotain's (untyped) hook through which every recognition error passes.
+type SaveError = (this: MdrParser, error: Error) => Error;
+const proto = CstParser.prototype as unknown as { SAVE_ERROR: SaveError };
+const saveError = proto.SAVE_ERROR;
+(MdrParser.prototype as unknown as { SAVE_ERROR: SaveError }).SAVE_ERROR = function (error) {
+  if (this.errors.length >= this.maxErrors) throw new TooManySyntaxErrors();
+  return saveError.call(this, error);
+};
 
 /** One parser instance is reused: Chevrotain's self-analysis is the expensive part. */
 export const mdrParser = new MdrParser();

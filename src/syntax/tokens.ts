@@ -9,12 +9,12 @@ export const LBracket = createToken({ name: "LBracket", pattern: /\[/, label: "'
 export const RBracket = createToken({ name: "RBracket", pattern: /]/, label: "']'" });
 export const Colon = createToken({ name: "Colon", pattern: /:/, label: "':'" });
 export const Comma = createToken({ name: "Comma", pattern: /,/, label: "','" });
-export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"(?:[^"\\\n\r]|\\.)*"/, label: "a string" });
+export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*"/, label: "a string" });
 // Matches only when StringLiteral did not: the parser accepts it as a string so one missing quote
 // does not cascade into a page of errors; the lexing stage reports it.
 export const UnterminatedString = createToken({
   name: "UnterminatedString",
-  pattern: /"(?:[^"\\\n\r]|\\.)*/,
+  pattern: /"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*/,
   categories: [StringLiteral],
   label: "a string",
 });

@@ -19,6 +19,8 @@ model sink {
     numeric price { transform: log1p }
     numeric raw { transform: none }
     numeric age { transform: bucketize, boundaries: [0, 5, 10], dim: 2 }
+    numeric fee { missing: constant, fill: 3 }
+    numeric visits { transform: log1p, missing: zero }
   }
   experts base { count: 2, layers: [6, 5], activation: gelu, layer_norm: true }
   experts own { scope: per_domain, count: 2, layers: [5], activation: silu }

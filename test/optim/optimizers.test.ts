@@ -6,7 +6,7 @@ import { emitModel } from "../../src/onnx/emit.js";
 import { optimizerUpdate, stateSlots } from "../../src/optim/optimizers.js";
 import type { TrainSpec } from "../../src/spec/types.js";
 
-const base: TrainSpec = { optimizer: "adam", lr: 0.01, embedding_lr: 0.01, batch_size: 1, epochs: 1, seed: 0, early_stopping: { metric: "auc", patience: 1 } };
+const base: TrainSpec = { optimizer: "adam", lr: 0.01, embedding_lr: 0.01, batch_size: 1, epochs: 1, seed: 0, checkpoint_every: 0, early_stopping: { metric: "auc", patience: 1 } };
 
 /** Hand-written updates, as torch.optim documents them. */
 function reference(t: TrainSpec, p: number, g: number, s: number[], lr: number, step: number): { p: number; s: number[] } {

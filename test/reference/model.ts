@@ -104,7 +104,13 @@ export function referenceForward(spec: Spec, weights: Weights, data: ModelData, 
   for (const f of spec.features) {
     const raw = row[f.column];
     if (f.kind === "numeric") {
-      const v = raw === null || raw === undefined || raw === "" ? NaN : Number(raw);
+      let v = raw === null || raw === undefined || raw === "" ? NaN : Number(raw);
+      // Missing values, as documented for `missing:`: a constant before the transform, or the training mean.
+      if (Number.isNaN(v)) {
+        if (f.missing === "zero") v = 0;
+        else if (f.missing === "constant") v = f.fill!;
+        else if (f.transform === "none" || f.transform === "bucketize") v = data.numeric[f.name]?.mean ?? 0;
+      }
       if (f.transform === "bucketize") {
         const bucket = Number.isNaN(v) ? 0 : f.boundaries!.filter((b) => v >= b).length;
         x.push(...w.vector(`features.${f.name}.table`, [bucket]));

@@ -18,7 +18,7 @@ writeSynthetic(validFile, 2_000, 4);
 const spec = compileText(syntheticSpec(syntheticCesaa.replace("noise: 0.05", "noise: 0.1"))).spec!;
 
 function finalTensors(out: string) {
-  const ckpt = readCheckpoint(latestCheckpoint(join(out, "checkpoints"))!);
+  const ckpt = readCheckpoint(latestCheckpoint(join(out, "checkpoints")).path!);
   return ckpt;
 }
 
@@ -70,7 +70,9 @@ test("resuming skips a newest checkpoint that was cut short", () => {
   const full = readFileSync(join(ckdir, "ckpt-000000020.safetensors"));
   writeFileSync(join(ckdir, "ckpt-000000020.safetensors"), full.subarray(0, full.length - 3));
   assert.throws(() => readCheckpoint(join(ckdir, "ckpt-000000020.safetensors")), /truncated|damaged|checksum/);
-  assert.equal(latestCheckpoint(ckdir), join(ckdir, "ckpt-000000010.safetensors"));
+  const found = latestCheckpoint(ckdir);
+  assert.equal(found.path, join(ckdir, "ckpt-000000010.safetensors"));
+  assert.deepEqual(found.damaged.map((d) => d.file), [join(ckdir, "ckpt-000000020.safetensors")]);
   const flipped = Buffer.from(readFileSync(join(ckdir, "ckpt-000000010.safetensors")));
   flipped[flipped.length - 1] ^= 1;
   writeFileSync(join(ckdir, "bad.safetensors"), flipped);

@@ -12,8 +12,8 @@ test("lowering fills every documented default", () => {
   assert.equal(s.version, 1);
   assert.equal(s.label, "label");
   assert.deepEqual(s.domain, { name: "d", column: "d", unknown: "error", values: ["a", "b", "c"], weights: { a: 1, b: 1, c: 1 } });
-  assert.deepEqual(s.features[0], { name: "user", kind: "categorical", column: "user", dim: 8, min_count: 1 });
-  assert.deepEqual(s.features[1], { name: "age", kind: "numeric", column: "age", transform: "standard" });
+  assert.deepEqual(s.features[0], { name: "user", kind: "categorical", column: "user", dim: 8, min_count: 2 });
+  assert.deepEqual(s.features[1], { name: "age", kind: "numeric", column: "age", transform: "standard", missing: "mean", missing_values: [] });
   assert.deepEqual(s.experts[0], { name: "shared", activation: "relu", count: 2, dropout: 0, input: "features", layer_norm: false, layers: [16], scope: "shared" });
   assert.deepEqual(s.gates[0], {
     name: "router", always_on: ["shared"], always_on_combine: "mean", dispatch: "sparse", domain_dim: 8, input: "features",
@@ -22,8 +22,8 @@ test("lowering fills every documented default", () => {
   assert.deepEqual(s.towers[0], { name: "head", activation: "relu", dropout: 0, input: "router", layer_norm: false, layers: [8], per: "domain" });
   assert.deepEqual(s.loss, { bce: 1, l2_embedding: 0, load_balance: 0, mutual_information: 0 });
   assert.deepEqual(s.train, {
-    batch_size: 1024, beta1: 0.9, beta2: 0.999, early_stopping: { metric: "auc", patience: 2 }, embedding_lr: 0.001,
-    epochs: 1, eps: 1e-8, lr: 0.001, optimizer: "adam", seed: 0,
+    batch_size: 1024, beta1: 0.9, beta2: 0.999, checkpoint_every: 2000, early_stopping: { metric: "auc", patience: 2 }, embedding_lr: 0.001,
+    epochs: 10, eps: 1e-8, lr: 0.001, optimizer: "adam", seed: 0,
   });
   assert.deepEqual(s.stars, []);
 });
