@@ -48,7 +48,7 @@ for (const name of architectures) {
   domains = spec.domain.values;
   const out = join(root, "runs", name);
   const t0 = performance.now();
-  const result = await train({ spec, train: join(data, "train.csv"), valid: join(data, "valid.csv"), out, threads: 1 });
+  const result = await train({ spec, train: join(data, "train.csv"), valid: join(data, "valid.csv"), out, overwrite: true, threads: 1 });
   const seconds = (performance.now() - t0) / 1000;
   const { modelPath, manifest } = loadModelFiles(out);
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });

@@ -20,6 +20,6 @@ export function registerEval(program: Command): void {
       const session = await createSession(modelPath, { ep: opts.ep, threads: opts.threads });
       const m = await evaluateFile(session, manifest, manifest.spec, opts.data);
       if (opts.json) process.stdout.write(JSON.stringify(m, null, 2) + "\n");
-      else process.stdout.write(`${metricsTable(m)}\n`);
+      else process.stdout.write(`metrics of ${model} on ${opts.data}${m.skipped ? ` (${m.skipped} rows with undeclared domain values skipped)` : ""}:\n${metricsTable(m)}\n`);
     });
 }

@@ -15,7 +15,7 @@ export function registerInspect(program: Command): void {
       if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
       const report = costReport(compiled.spec);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ model: compiled.spec.model, ...report }, null, 2) + "\n");
+        process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...report }), null, 2) + "\n");
         return;
       }
       const spec = compiled.spec;
@@ -35,6 +35,13 @@ export function registerInspect(program: Command): void {
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+/** JSON output keys in snake_case, like the spec, manifest and metrics files. */
+function snakeCase(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeCase);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCase(x)]));
+  return v;
 }
 
 function fmt(n: number): string {

@@ -1,8 +1,17 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { fmt, gib, modelSize } from "../check/size.js";
 import { compileSpecFile } from "../spec/load.js";
+import type { Spec } from "../spec/types.js";
 import { expandFileArgs } from "./files.js";
 import { plural, printDiagnostics, UsageError } from "./output.js";
+
+/** What the model would cost: parameters and the memory of training them. */
+function sizeLine(spec: Spec): string {
+  const size = modelSize(spec);
+  const learned = size.learnedTables ? ` + ${plural(size.learnedTables, "table")} sized by the training data` : "";
+  return `model ${spec.model}, ${fmt(size.values)} parameters${learned}; ${gib(size.values * 4)} of weights, ${gib(size.trainingBytes)} to train with ${spec.train.optimizer}`;
+}
 
 export function registerValidate(program: Command): void {
   program
@@ -21,7 +30,10 @@ export function registerValidate(program: Command): void {
       const { errors, warnings } = printDiagnostics(results, opts.format);
       if (opts.emitJson && results[0].spec) process.stdout.write(JSON.stringify(results[0].spec, null, 2) + "\n");
       if (opts.format === "text") {
-        process.stderr.write(`${plural(files.length, "spec")} checked: ${plural(errors, "error")}, ${plural(warnings, "warning")}\n`);
+        // The summary is the command's result: stdout, unless stdout carries the canonical JSON.
+        const out = opts.emitJson ? process.stderr : process.stdout;
+        for (const r of results) if (r.spec) out.write(`${r.file}: ${sizeLine(r.spec)}\n`);
+        out.write(`${plural(files.length, "spec")} checked: ${plural(errors, "error")}, ${plural(warnings, "warning")}\n`);
       }
       process.exitCode = errors > 0 || (opts.strict && warnings > 0) ? 1 : 0;
     });

@@ -1,11 +1,12 @@
 import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse";
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
+import { Worker } from "node:worker_threads";
 import { extname } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
 import { DataError, type RawRow } from "./cells.js";
 import { describeFsError } from "./output.js";
+import type { ParquetMessage } from "./parquet-worker.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -121,6 +122,11 @@ function jsonLines(path: string): RowSource {
         throw new DataError(path, line, undefined, `not valid JSON: ${(e as Error).message}`);
       }
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DataError(path, line, undefined, "each line must be a JSON object");
+      const keys = topLevelKeys(t);
+      if (keys.length !== Object.keys(value).length) {
+        const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+        throw new DataError(path, line, undefined, `the object names '${dup}' twice; JSON would silently keep only the last`);
+      }
       yield { values: value as Record<string, unknown>, line };
     }
   };
@@ -132,33 +138,83 @@ function jsonLines(path: string): RowSource {
 
 /**
  * Parquet, one row group at a time (memory follows the file's row-group size, not its length). Positions
- * are row numbers (1-based) and column numbers in the file's schema.
+ * are row numbers (1-based) and column numbers in the file's schema. Decoding runs in a worker with a time
+ * limit per row group, so a damaged file fails in bounded time instead of spinning forever.
  */
 function parquet(path: string): RowSource {
+  let columnNames: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
-    let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+    const worker = new Worker(new URL("./parquet-worker.js", import.meta.url), { workerData: { path } });
+    const next = (what: string, rows: number): Promise<ParquetMessage> => new Promise((resolve, reject) => {
+      const limit = parquetTimeLimitMs(rows);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new DataError(path, 1, undefined, `${what} could not be decoded within ${Math.round(limit / 1000)} s; the file is damaged or not Parquet`));
+      }, limit);
+      const onMessage = (m: ParquetMessage) => {
+        cleanup();
+        if (m.kind === "error") reject(new DataError(path, 1, undefined, `not a readable Parquet file: ${m.message}`));
+        else resolve(m);
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        reject(new DataError(path, 1, undefined, `not a readable Parquet file: ${e.message}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+      };
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+    });
     try {
-      file = await asyncBufferFromFile(path);
-      metadata = await parquetMetadataAsync(file);
-    } catch (e) {
-      throw new DataError(path, 1, undefined, `not a readable Parquet file: ${(e as Error).message}`);
-    }
-    const names = parquetSchema(metadata).children.map((c) => c.element.name);
-    const columns = Object.fromEntries(names.map((n, i) => [n, i + 1]));
-    let row = 0;
-    for (const group of metadata.row_groups) {
-      const rows = await parquetReadObjects({ file, metadata, rowStart: row, rowEnd: row + Number(group.num_rows) });
-      for (const values of rows) {
-        row++;
-        for (const [k, v] of Object.entries(values)) if (typeof v === "bigint") values[k] = Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
-        yield { values, line: row, columns };
+      const head = (await next("the file's metadata", 0)) as Extract<ParquetMessage, { kind: "columns" }>;
+      columnNames = head.columns;
+      const columns = Object.fromEntries(head.columns.map((n, i) => [n, i + 1]));
+      let row = 0;
+      for (const [g, n] of head.groups.entries()) {
+        const reply = next(`row group ${g + 1} (rows ${row + 1}–${row + n})`, n);
+        worker.postMessage("next");
+        const { rows } = (await reply) as Extract<ParquetMessage, { kind: "rows" }>;
+        for (const values of rows) yield { values, line: ++row, columns };
       }
+      if (row === 0) throw new DataError(path, 1, undefined, "the file is empty");
+    } finally {
+      await worker.terminate();
     }
-    if (row === 0) throw new DataError(path, 1, undefined, "the file is empty");
   };
   return peekable(iterate(), (first) => {
     if (!first) throw new DataError(path, 1, undefined, "the file is empty");
-    return Object.keys(first.values);
+    return columnNames ?? Object.keys(first.values);
   });
+}
+
+/** Generous for real files (hyparquet decodes millions of values a second); MDR_PARQUET_TIMEOUT_MS overrides the base. */
+function parquetTimeLimitMs(rows: number): number {
+  const base = Number(process.env.MDR_PARQUET_TIMEOUT_MS) || 30_000;
+  return base + rows / 10;
+}
+
+/** The keys of a JSON object's top level as written (JSON.parse keeps one of each; duplicates show up here). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      if (depth === 1) {
+        let j = i + 1;
+        while (j < text.length && /\s/.test(text[j])) j++;
+        if (text[j] === ":") keys.push(JSON.parse(text.slice(start, i + 1)) as string);
+      }
+    } else if (c === "{" || c === "[") {
+      depth++;
+    } else if (c === "}" || c === "]") {
+      depth--;
+    }
+  }
+  return keys;
 }

@@ -113,7 +113,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function removeRun(out: string): void {
+export function removeRun(out: string): void {
   for (const f of RUN_FILES) rmSync(join(out, f), { force: true });
   const ckpt = join(out, "checkpoints");
   if (existsSync(ckpt)) {
@@ -126,8 +126,8 @@ export function writeRunRecord(out: string, record: Omit<RunRecord, "format">): 
   writeFilesAtomic(out, { [RUN_FILE]: JSON.stringify({ format: "mdrc-run/1", ...record }, null, 2) + "\n" });
 }
 
-/** Settings that may change when a run is resumed: how long it trains and how often it saves. */
-const RESUMABLE = new Set(["/train/epochs", "/train/checkpoint_every", "/train/early_stopping/patience"]);
+/** Settings that may change when a run is resumed: how long it trains, how often it saves, its learning rates. */
+const RESUMABLE = new Set(["/train/epochs", "/train/checkpoint_every", "/train/early_stopping/patience", "/train/lr", "/train/embedding_lr"]);
 
 /** Differences between the recorded and the requested spec that forbid resuming, as "path: old → new". */
 export function resumeConflicts(recorded: Spec, requested: Spec): string[] {

@@ -12,9 +12,8 @@ export class NonFiniteLoss extends UserError {
   constructor(readonly step: number, loss: number, terms: Record<string, number>) {
     const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k, v]) => `${k} = ${v}`);
     super(
-      `training diverged at step ${step}: the loss is ${loss}${bad.length ? ` (${bad.join(", ")})` : ""}. ` +
-      "Lower the learning rate (--lr), check the numeric columns for extreme values (use `transform: log1p`), or lower loss weights; " +
-      "the output folder keeps the last good checkpoint",
+      `training diverged at step ${step}: the loss is ${loss}${bad.length ? ` (${bad.join(", ")})` : ""}; ` +
+      "lower the learning rate (--lr) or the loss weights, or look for extreme values in numeric columns (`transform: log1p` tames them)",
       1, "error",
     );
   }
@@ -57,7 +56,7 @@ export interface StepInputs {
  */
 export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; terms: Record<string, number>; ortMs: number }> {
   const sig = step.signature;
-  const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file);
+  const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file, b.seed);
   const feeds = enc.feeds;
   const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
   feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);

@@ -1,6 +1,6 @@
 import ort from "onnxruntime-node";
 import type { TrainStepSignature } from "../compiler/train-step.js";
-import type { Spec } from "../spec/types.js";
+import type { CategoricalFeature, Spec } from "../spec/types.js";
 import { categoryCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import type { EmbeddingStore } from "./embedding-store.js";
 
@@ -15,8 +15,12 @@ export interface TrainBatch {
  * unique rows for this batch (`index.<field>`), and those rows and their optimizer state are gathered
  * from the host store (`rows.<table>`). Numerics go in raw (the graph normalises them, as at serving).
  */
-export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, store: EmbeddingStore, rows: RawRow[], domainIds: Int32Array | number[], file: string): TrainBatch {
+export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, store: EmbeddingStore, rows: RawRow[], domainIds: Int32Array | number[], file: string, oovSeed?: number): TrainBatch {
   const n = rows.length;
+  // `oov_rate`: a share of training values goes to the out-of-vocabulary row, so that row learns what an
+  // unseen value should mean (otherwise it keeps its random initial value for every id new at serving).
+  const random = oovSeed === undefined ? undefined : mulberry32(oovSeed);
+  const drop = (rate: number | undefined) => random !== undefined && rate !== undefined && rate > 0 && random() < rate;
   const feeds: Record<string, ort.Tensor> = {};
   const unique = new Map<string, Map<number, number>>();
   const positionOf = (table: string, row: number) => {
@@ -33,11 +37,11 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
       const lists = rows.map((r) => multiValues(r.values[f.column], f.separator));
       const L = Math.max(1, ...lists.map((x) => x.length));
       const idx = new BigInt64Array(n * L).fill(-1n);
-      lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, store.rowOf(l.table, v))))));
+      lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, drop(f.oov_rate) ? 0 : store.rowOf(l.table, v))))));
       feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n, L]);
     } else {
       const idx = new BigInt64Array(n);
-      rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, store.rowOf(l.table, categoryCell(r, f.column, file))))));
+      rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, drop((f as CategoricalFeature).oov_rate) ? 0 : store.rowOf(l.table, categoryCell(r, f.column, file))))));
       feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n]);
     }
   }
@@ -86,4 +90,16 @@ function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim:
     const from = i * dim;
     for (let j = 0; j < dim; j++) values[to + j] = rows[from + j];
   }
+}
+
+/** A small seeded generator: the same step of the same run drops the same values (exact resume). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

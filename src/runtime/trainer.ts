@@ -12,12 +12,12 @@ import { rowChecker, summarizeTrainingData, type DataSummary } from "./data-stat
 import type { EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
-import { inspectRunFolder, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode } from "./run-folder.js";
+import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession, type ExecutionProvider } from "./session.js";
 import { bufferedShuffle } from "./shuffle.js";
-import { initialStepState, runTrainStep, type StepState } from "./step-runner.js";
+import { initialStepState, NonFiniteLoss, runTrainStep, type StepState } from "./step-runner.js";
 
 export interface TrainOptions {
   spec: Spec;
@@ -116,6 +116,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const folder = takeRunFolder(out, mode);
   try {
     return await trainInFolder(options, spec, summary, log);
+  } catch (e) {
+    // A run that failed before its first checkpoint leaves nothing behind; otherwise the checkpoints stay.
+    const last = latestCheckpoint(join(out, "checkpoints")).path;
+    if (!last && !options.resume) removeRun(out);
+    if (e instanceof NonFiniteLoss) {
+      throw new UserError(`${e.message}. ${last ? `The last checkpoint, ${last}, is intact: continue from it with --resume and a lower --lr` : "Nothing was saved"}`, 1);
+    }
+    throw e;
   } finally {
     folder.release();
   }

@@ -22,6 +22,8 @@ interface CategoricalBase {
   column: string;
   dim: number;
   min_count: number;
+  /** Share of training values mapped to the out-of-vocabulary row at random. */
+  oov_rate: number;
   hash_buckets?: number;
   range?: [number, number];
   table?: string;

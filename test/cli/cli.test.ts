@@ -21,7 +21,9 @@ const noStack = assertNoStack;
 test("validate: exit 0 on clean specs, globs expanded", () => {
   const r = mdr("validate", "examples/movielens/*.mdr");
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /5 specs checked: 0 errors, 0 warnings/);
+  assert.match(r.out, /5 specs checked: 0 errors, 0 warnings/);
+  // What each model would cost: CESAA's 2 shared + 8 routed experts, router, 6 towers; the user and movie tables come from data.
+  assert.match(r.out, /cesaa\.mdr: model movielens_cesaa, [\d,]+ parameters \+ \d tables sized by the training data; [\d.]+ [KM]iB of weights, [\d.]+ [KM]iB to train with adam/);
 });
 
 test("validate: exit 1 with a code frame, caret and hint on errors", () => {
@@ -106,7 +108,8 @@ test("inspect prints per-domain activated and dense cost", () => {
   assert.match(r.out, /^action\s+22,945\s+22,512\s+54,000\s+2\.40×$/m);
   const j = JSON.parse(mdr("inspect", "--json", examplePath("cesaa")).out);
   assert.equal(j.domains.length, 6);
-  assert.equal(j.inputWidth, 50);
+  assert.equal(j.input_width, 50);
+  assert.equal(typeof j.domains[0].activated_macs, "number", "snake_case keys like every other JSON mdr writes");
   const bad = mdr("inspect", broken);
   assert.equal(bad.code, 1);
   noStack(bad.err);

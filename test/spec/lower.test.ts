@@ -12,7 +12,7 @@ test("lowering fills every documented default", () => {
   assert.equal(s.version, 1);
   assert.equal(s.label, "label");
   assert.deepEqual(s.domain, { name: "d", column: "d", unknown: "error", values: ["a", "b", "c"], weights: { a: 1, b: 1, c: 1 } });
-  assert.deepEqual(s.features[0], { name: "user", kind: "categorical", column: "user", dim: 8, min_count: 2 });
+  assert.deepEqual(s.features[0], { name: "user", kind: "categorical", column: "user", dim: 8, min_count: 2, oov_rate: 0 });
   assert.deepEqual(s.features[1], { name: "age", kind: "numeric", column: "age", transform: "standard", missing: "mean", missing_values: [] });
   assert.deepEqual(s.experts[0], { name: "shared", activation: "relu", count: 2, dropout: 0, input: "features", layer_norm: false, layers: [16], scope: "shared" });
   assert.deepEqual(s.gates[0], {
