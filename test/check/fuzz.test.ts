@@ -97,3 +97,33 @@ test("1,000 random mutations of canonical JSON specs never throw", () => {
     checkDiagnostics(`fuzz${i}.json`, src.slice(0, at) + junk + src.slice(at + len), i);
   }
 });
+
+test("hostile depth and size: deep nesting, huge literals, pages of garbage and absurd sizes end in diagnostics, fast", () => {
+  const rnd = mulberry32(11);
+  const model = (body: string) => `model t {\n  domain d { values: [a, b] }\n  features { categorical user { dim: 4 } }\n  tower head { input: features, layers: [4] }\n${body}\n}\n`;
+  const cases: [string, string, string][] = [
+    ["500 nested blocks", `model t { ${"a { ".repeat(500)}${"}".repeat(501)}`, "MDR107"],
+    ["1,000 nested lists", model(`  x: ${"[".repeat(1000)}${"]".repeat(1000)}`), "MDR107"],
+    ["a 10 MB string", model(`  label: "${"a".repeat(10_000_000)}"`), "MDR108"],
+    ["a 900 kB string", model(`  labl: "${"a".repeat(900_000)}"`), "MDR203"],
+    ["200,000 lines of garbage", Array.from({ length: 200_000 }, () => Array.from({ length: 20 }, () => "ab{}[]:,\"# 1"[Math.floor(rnd() * 12)]).join("")).join("\n"), "MDR108"],
+    ["40,000 lines of name-and-colon garbage", Array.from({ length: 40_000 }, () => Array.from({ length: 20 }, () => "abc:, 1"[Math.floor(rnd() * 7)]).join("")).join("\n"), "MDR108"],
+    ["dim: 1e9", model("").replace("dim: 4", "dim: 1000000000"), "MDR209"],
+    ["count: 1e9", model("  experts e { count: 1000000000, layers: [4] }"), "MDR209"],
+    ["layers: [1e9, 32]", model("").replace("layers: [4]", "layers: [1000000000, 32]"), "MDR209"],
+    ["range: [0, 1e9]", model("").replace("dim: 4", "dim: 4, range: [0, 1000000000]"), "MDR315"],
+    ["hash_buckets: 1e12", model("").replace("dim: 4", "dim: 4, hash_buckets: 1000000000000"), "MDR209"],
+    ["1,000 experts of 60,000 × 60,000", model("  experts e { count: 1000, layers: [60000, 60000] }\n  gate g { pools: [e] }").replace("input: features", "input: g"), "MDR315"],
+    ["100,000 domain values", model("").replace("values: [a, b]", `values: [${Array.from({ length: 100_000 }, (_, i) => `v${i}`).join(", ")}]`), "MDR209"],
+    ["20,000 bucket boundaries", model("").replace("categorical user { dim: 4 }", `numeric n { transform: bucketize, boundaries: [${Array.from({ length: 20_000 }, (_, i) => i).join(", ")}] }`), "MDR209"],
+  ];
+  for (const [what, text, code] of cases) {
+    const t0 = performance.now();
+    const r = compileSpecSource(createSourceFile("hostile.mdr", text));
+    const ms = performance.now() - t0;
+    assert.ok(r.diagnostics.some((d) => d.code === code), `${what}: expected ${code}, got ${r.diagnostics.slice(0, 3).map((d) => `${d.code} ${d.message}`).join("; ")}`);
+    assert.ok(ms < 10_000, `${what} took ${Math.round(ms)} ms`);
+    assert.ok(r.diagnostics.length <= 102, `${what}: ${r.diagnostics.length} diagnostics`);
+    for (const d of r.diagnostics) assert.ok(formatText(d).length < 5_000, `${what}: a short code frame`);
+  }
+});
