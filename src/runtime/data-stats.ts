@@ -1,3 +1,5 @@
+import { totalmem } from "node:os";
+import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../check/size.js";
 import type { ModelData } from "../graph/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
@@ -61,6 +63,7 @@ export async function summarizeTrainingData(spec: Spec, file: string): Promise<D
     // Most frequent first, ties by value: the same data always gives the same ids.
     data.vocabularies[owner] = [...m.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([v]) => v);
   }
+  checkLearnedTables(spec, data, file);
   for (const [name, s] of sums) {
     const mean = s.n ? s.sum / s.n : 0;
     const variance = s.n ? Math.max(s.sumSq / s.n - mean * mean, 0) : 1;
@@ -90,4 +93,21 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
     for (const f of categorical) categoryCell(row, f.column, file);
     return labelled;
   };
+}
+
+/** Tables sized by the data are checked like declared ones, before anything allocates them. */
+function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
+  let values = modelSize(spec).values;
+  for (const [owner, vocab] of Object.entries(data.vocabularies)) {
+    const f = spec.features.find((x) => x.name === owner) as CategoricalFeature;
+    const n = (vocab.length + 1) * f.dim;
+    if (n > MAX_TENSOR_VALUES) {
+      throw new DataError(file, 1, undefined, `feature '${owner}' has ${fmt(vocab.length)} distinct values, a table of ${fmt(n)} values (the limit is ${fmt(MAX_TENSOR_VALUES)}); raise min_count or use hash_buckets`);
+    }
+    values += n;
+  }
+  const bytes = values * 4 * (1 + optimizerSlots(spec));
+  if (bytes > 0.8 * totalmem()) {
+    throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(bytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);
+  }
 }

@@ -1,7 +1,7 @@
 import type ort from "onnxruntime-node";
 import type { Manifest } from "../compiler/inference.js";
 import type { Spec } from "../spec/types.js";
-import { encodeBatch } from "./batch.js";
+import { DataError, encodeBatch } from "./batch.js";
 import { evaluate, type EvaluationMetrics } from "./metrics.js";
 import { openRows } from "./readers.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
@@ -36,5 +36,6 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
     if (batch.length >= batchSize) await flush();
   }
   await flush();
+  if (labels.length === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
   return { ...evaluate(probabilities, labels, domains, spec.domain.values), skipped };
 }
