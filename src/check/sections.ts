@@ -45,6 +45,12 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
     const path = `/features/${i}`;
     f.column ??= f.name;
     if (byName.has(f.name)) report("duplicate-name", `${path}/name`, { message: `There is already a feature named '${f.name}'.`, hint: "Give each feature its own name." });
+    if (f.column === spec.label) {
+      report("contradictory-options", wasSet(`${path}/column`) ? `${path}/column` : `${path}/name`, {
+        message: `Feature '${f.name}' reads the label column '${spec.label}': the model would see the answer.`,
+        hint: "Read another column, or set the model's `label:` to the right column.",
+      });
+    }
     else byName.set(f.name, i);
     if (f.kind === "numeric") {
       const bucketize = f.transform === "bucketize";

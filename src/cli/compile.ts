@@ -7,7 +7,9 @@ import { compileTrainStep } from "../compiler/train-step.js";
 import { emptyModelData } from "../graph/model-data.js";
 import { checkpointChunks, readCheckpoint } from "../runtime/checkpoint.js";
 import { checkpointWeights, initialCheckpoint } from "../runtime/trainer.js";
-import { specConflicts } from "../runtime/run-folder.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { RUN_FILE, specConflicts } from "../runtime/run-folder.js";
 import { compileSpecFile } from "../spec/load.js";
 import type { Spec } from "../spec/types.js";
 import { printDiagnostics, UsageError } from "./output.js";
@@ -49,6 +51,9 @@ export function registerCompile(program: Command): void {
         files["train_step.onnx"] = step.model;
         files["train_step.json"] = JSON.stringify(step.signature, null, 2) + "\n";
         if (!opts.checkpoint) files["checkpoint.safetensors"] = Buffer.concat(checkpointChunks(initialCheckpoint(spec, step, emptyModelData())));
+      }
+      if (existsSync(join(opts.out, RUN_FILE))) {
+        throw new UsageError(`${opts.out} holds a training run; compiling into it would replace its trained model — choose another folder`);
       }
       await withSignalGuard(() => writeFilesAtomic(opts.out, files));
       const kb = (result.files["model.onnx"].length / 1024).toFixed(1);

@@ -7,6 +7,14 @@ import { positiveInt } from "./options.js";
 import { printDiagnostics, UsageError } from "./output.js";
 import { progressReporter } from "./progress.js";
 
+function wholeNumber(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number ≥ 0, got '${v}'`);
+    return n;
+  };
+}
+
 export function registerTrain(program: Command): void {
   program
     .command("train")
@@ -19,18 +27,14 @@ export function registerTrain(program: Command): void {
     .option("--batch-size <n>", "rows per step (default: the spec's)", positiveInt)
     .option("--lr <x>", "learning rate (default: the spec's)", (v: string) => {
       const x = Number(v);
-      if (!(x > 0)) throw new UsageError("--lr must be a positive number");
+      if (!(x > 0) || !Number.isFinite(x)) throw new UsageError("--lr must be a positive finite number");
       return x;
     })
-    .option("--seed <n>", "seed (default: the spec's)", (v: string) => Number.parseInt(v, 10))
+    .option("--seed <n>", "seed (default: the spec's)", wholeNumber("--seed"))
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
     .option("--threads <n>", "intra-op threads", positiveInt)
     .option("--eval-every <n>", "also evaluate every n steps", positiveInt)
-    .option("--checkpoint-every <n>", "also save a checkpoint every n steps (default: the spec's; 0: epoch ends only)", (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError("--checkpoint-every must be a whole number ≥ 0");
-      return n;
-    })
+    .option("--checkpoint-every <n>", "also save a checkpoint every n steps (default: the spec's; 0: epoch ends only)", wholeNumber("--checkpoint-every"))
     .option("--resume", "continue the run in the output folder from its last readable checkpoint")
     .option("--overwrite", "replace the run in the output folder (only the files a run writes are removed)")
     .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }) => {

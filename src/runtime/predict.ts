@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
 import type { Manifest } from "../compiler/inference.js";
 import { DataError, encodeBatch, type RawRow } from "./batch.js";
@@ -41,6 +41,14 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     throw new UserError(`-o ${options.out} is a folder; name the output file, e.g. ${join(options.out, "predictions.csv")}`);
   }
   const { modelPath, manifest } = loadModelFiles(options.model);
+  if (!toStdout) {
+    // The output replaces its path at the end: it must not be the input, or a file of the model.
+    const target = canonical(options.out);
+    const model = statSync(options.model).isDirectory() ? options.model : dirname(options.model);
+    const inputs = [options.data, modelPath, join(model, "manifest.json"), ...(manifest.files.external_data ? [join(model, manifest.files.external_data)] : [])];
+    const clash = inputs.find((p) => p !== "-" && canonical(p) === target);
+    if (clash) throw new UserError(`-o ${options.out} would overwrite ${clash}, which this command reads; write the predictions elsewhere`);
+  }
   const session = await createSession(modelPath, { ep: options.ep, threads: options.threads });
   const source = openRows(options.data);
   const columns = new Set(await source.columns());
@@ -104,6 +112,19 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       throw e;
     }
   });
+}
+
+/** A path with links resolved (for a file that does not exist yet, its folder's). */
+function canonical(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  }
 }
 
 function write(fd: number, text: string): void {

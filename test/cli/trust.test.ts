@@ -388,3 +388,28 @@ test("a JSON spec may name its schema for editors", () => {
   const r = mdr("validate", file);
   assert.equal(r.code, 0, r.err);
 });
+
+test("nothing a command reads is overwritten by what it writes: predict -o onto its input or model, compile into a run", () => {
+  const run = trainedRun();
+  const data = write("keep-me.csv", [header, ...rowsOf(20)].join("\n") + "\n");
+  const before = readFileSync(data);
+  fails(mdr("predict", run, "--data", data, "-o", data), 2, /would overwrite .*keep-me\.csv, which this command reads/);
+  assert.ok(readFileSync(data).equals(before));
+  const model = snapshot(run);
+  fails(mdr("predict", run, "--data", data, "-o", join(run, "model.onnx")), 2, /would overwrite .*model\.onnx, which this command reads/);
+  fails(mdr("compile", spec, "-o", run), 2, /holds a training run; compiling into it would replace its trained model/);
+  assert.equal(snapshot(run), model);
+});
+
+test("flags that would silently mean nothing are refused: --seed abc, --lr Infinity", () => {
+  fails(mdr("train", spec, "--data", good, "-o", join(dir, "o-seed"), "--seed", "abc"), 2, /--seed must be a whole number ≥ 0, got 'abc'/);
+  fails(mdr("train", spec, "--data", good, "-o", join(dir, "o-lr"), "--lr", "Infinity"), 2, /--lr must be a positive finite number/);
+  assert.equal(existsSync(join(dir, "o-seed")) || existsSync(join(dir, "o-lr")), false);
+});
+
+test("a feature that reads the label column is a spec error (the model would see the answer)", () => {
+  const leaky = write("leaky.mdr", readFileSync(spec, "utf8").replace("numeric x {}", `numeric x {}\n    numeric answer { column: "label" }`));
+  const r = mdr("validate", leaky);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /Feature 'answer' reads the label column 'label': the model would see the answer\./);
+});
