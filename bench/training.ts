@@ -6,7 +6,7 @@ import { compileTrainStep } from "../src/compiler/train-step.js";
 import { createSourceFile } from "../src/diagnostics/source.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
 import { prng } from "../src/graph/init.js";
-import type { ModelData } from "../src/graph/model-data.js";
+import type { ModelData } from "../src/plan/model-data.js";
 import type { RawRow } from "../src/runtime/batch.js";
 import { initialStepState, runTrainStep } from "../src/runtime/step-runner.js";
 import { compileSpecSource } from "../src/spec/load.js";

@@ -4,7 +4,7 @@ import { compileInference } from "../compiler/inference.js";
 import { DEFAULT_OPSET, supportedOpsets } from "../onnx/opset.js";
 import { writeFilesAtomic, withSignalGuard } from "../runtime/output.js";
 import { compileTrainStep } from "../compiler/train-step.js";
-import { emptyModelData } from "../graph/model-data.js";
+import { emptyModelData } from "../plan/model-data.js";
 import { checkpointChunks, readCheckpoint } from "../runtime/checkpoint.js";
 import { checkpointWeights, initialCheckpoint } from "../runtime/trainer.js";
 import { existsSync } from "node:fs";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DispatchMode } from "../graph/dispatch.js";
-import { emptyModelData, type ModelData } from "../graph/model-data.js";
+import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { buildModel } from "../graph/model.js";
 import { emitModel } from "../onnx/emit.js";
 import { DEFAULT_OPSET, opsetInfo } from "../onnx/opset.js";

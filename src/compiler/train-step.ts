@@ -1,6 +1,6 @@
 import { backprop } from "../autodiff/backprop.js";
 import type { DispatchMode } from "../graph/dispatch.js";
-import { emptyModelData, type ModelData } from "../graph/model-data.js";
+import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { binaryCrossEntropy, loadBalanceLoss, mutualInformationLoss } from "../graph/losses.js";
 import { buildModel, type ModelGraph } from "../graph/model.js";
 import type { Graph } from "../graph/ops.js";

@@ -1,7 +1,7 @@
 import { uniform } from "./init.js";
 import type { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
-import { hashBucket, type ModelData } from "./model-data.js";
+import { hashBucket, type ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, FeatureSpec, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 
 /** One graph input: a data column as it appears in the data. */

@@ -1,6 +1,6 @@
 import { totalmem } from "node:os";
 import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../check/size.js";
-import type { ModelData } from "../graph/model-data.js";
+import type { ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import { openRows } from "./readers.js";

@@ -1,5 +1,5 @@
 import { uniform } from "../graph/init.js";
-import { hashBucket, type ModelData } from "../graph/model-data.js";
+import { hashBucket, type ModelData } from "../plan/model-data.js";
 import { tableSize } from "../graph/features.js";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { CategoricalFeature, MultiCategoricalFeature, Spec } from "../spec/types.js";

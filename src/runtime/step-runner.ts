@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
 import { UserError } from "../diagnostics/errors.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
-import type { ModelData } from "../graph/model-data.js";
+import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";

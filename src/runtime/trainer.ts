@@ -4,7 +4,7 @@ import { UserError } from "../diagnostics/errors.js";
 import { compileInference, specHash } from "../compiler/inference.js";
 import { compileTrainStep, type CompiledTrainStep } from "../compiler/train-step.js";
 import type { DispatchMode } from "../graph/dispatch.js";
-import type { ModelData } from "../graph/model-data.js";
+import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import { DataError } from "./cells.js";
 import { CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";

@@ -3,7 +3,7 @@ import type { Manifest } from "../../src/compiler/inference.js";
 import { compileInference } from "../../src/compiler/inference.js";
 import type { DispatchMode } from "../../src/graph/dispatch.js";
 import { prng } from "../../src/graph/init.js";
-import type { ModelData } from "../../src/graph/model-data.js";
+import type { ModelData } from "../../src/plan/model-data.js";
 import { buildModel } from "../../src/graph/model.js";
 import { emitModel } from "../../src/onnx/emit.js";
 import { encodeBatch, type RawRow } from "../../src/runtime/batch.js";

@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
 import { compileTrainStep, type CompiledTrainStep } from "../../src/compiler/train-step.js";
 import { prng } from "../../src/graph/init.js";
-import type { ModelData } from "../../src/graph/model-data.js";
+import type { ModelData } from "../../src/plan/model-data.js";
 import { EmbeddingStore } from "../../src/runtime/embedding-store.js";
 import { encodeTrainBatch } from "../../src/runtime/train-batch.js";
 import type { Spec } from "../../src/spec/types.js";

@@ -3,7 +3,7 @@
  * from the spec — not from the graph — so tests can hold ONNX Runtime's output against it. It shares only
  * the parameter naming convention with the builder.
  */
-import { hashBucket, type ModelData } from "../../src/graph/model-data.js";
+import { hashBucket, type ModelData } from "../../src/plan/model-data.js";
 import type { Activation, ExpertPoolSpec, GateSpec, Spec } from "../../src/spec/types.js";
 
 export type Weights = Map<string, { shape: number[]; data: ArrayLike<number> }>;
