@@ -6,7 +6,7 @@ import { writeFilesAtomic, withSignalGuard } from "../runtime/output.js";
 import { compileTrainStep } from "../compiler/train-step.js";
 import { emptyModelData } from "../plan/model-data.js";
 import { checkpointChunks, readCheckpoint } from "../runtime/checkpoint.js";
-import { checkpointWeights, initialCheckpoint } from "../runtime/trainer.js";
+import { checkpointWeights, initialCheckpoint } from "../runtime/checkpoint-layout.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RUN_FILE, specConflicts } from "../runtime/run-folder.js";

@@ -10,6 +10,7 @@ import { DEFAULT_OPSET } from "../onnx/opset.js";
 import { optimizerUpdate, stateSlots } from "../optim/optimizers.js";
 import type { Spec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
+import { lossTermOutput, ROWS_PREFIX, rowsInput, SEED_INPUT, slotName, updated } from "../graph/names.js";
 
 export interface TrainStepOptions {
   opset?: number;
@@ -56,11 +57,11 @@ export function compileTrainStep(spec: Spec, options: TrainStepOptions = {}): Co
   const terms = lossTerms(g, spec, model, label);
   const total = terms.reduce<Tensor | undefined>((acc, t) => (acc ? g.add(acc, t.weighted) : t.weighted), undefined)!;
   g.output(total, "loss", "weighted sum of the loss terms");
-  for (const t of terms) g.output(t.value, `loss.${t.name}`, `loss term ${t.name} (before its weight)`);
+  for (const t of terms) g.output(t.value, lossTermOutput(t.name), `loss term ${t.name} (before its weight)`);
   g.output(model.logit, "logit", "log-odds per row");
 
   const trainable = [...g.parameters].filter((n) => !g.states.has(n)).map((n) => g.values.get(n)!);
-  const rowsInputs = g.inputs.filter((i) => i.name.startsWith("rows."));
+  const rowsInputs = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
   const grads = backprop(g, total, [...trainable, ...rowsInputs]);
 
   const slots = stateSlots(spec.train);
@@ -71,28 +72,28 @@ export function compileTrainStep(spec: Spec, options: TrainStepOptions = {}): Co
     const embeddingLr = g.input("embedding_lr", "float32", [], "learning rate of embedding rows");
     const step = g.input("step", "float32", [], "1-based step number");
     for (const t of [...trainable, ...rowsInputs]) {
-      const states = slots.map((s) => g.input(`${t.name}::${s}`, "float32", [...t.shape]));
-      const u = optimizerUpdate(g, spec.train, { param: t, grad: grads.get(t.name)!, states, lr: t.name.startsWith("rows.") ? embeddingLr : lr, step });
-      g.output(u.param, `${t.name}::new`);
-      u.states.forEach((s, i) => g.output(s, `${t.name}::${slots[i]}::new`));
+      const states = slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape]));
+      const u = optimizerUpdate(g, spec.train, { param: t, grad: grads.get(t.name)!, states, lr: t.name.startsWith(ROWS_PREFIX) ? embeddingLr : lr, step });
+      g.output(u.param, updated(t.name));
+      u.states.forEach((s, i) => g.output(s, updated(slotName(t.name, slots[i]))));
     }
   }
-  for (const [name, value] of model.stateUpdates) g.output(value, `${name}::new`);
+  for (const [name, value] of model.stateUpdates) g.output(value, updated(name));
 
   const signature: TrainStepSignature = {
     parameters: trainable.map((t) => ({ name: t.name, shape: t.shape as number[] })),
     states: [...g.states].map((n) => ({ name: n, shape: g.values.get(n)!.shape as number[] })),
     slots,
     tables: Object.entries(model.features.tableRows)
-      .filter(([name]) => rowsInputs.some((r) => r.name === `rows.${name}`))
-      .map(([name, rows]) => ({ name, rows, dim: rowsInputs.find((r) => r.name === `rows.${name}`)!.shape[1] as number })),
+      .filter(([name]) => rowsInputs.some((r) => r.name === rowsInput(name)))
+      .map(([name, rows]) => ({ name, rows, dim: rowsInputs.find((r) => r.name === rowsInput(name))!.shape[1] as number })),
     lookups: spec.features.filter((f) => f.kind !== "numeric").map((f) => ({
       feature: f.name,
       table: (f as { table?: string }).table ?? f.name,
       multi: f.kind === "multi_categorical",
     })),
     lossTerms: terms.map((t) => t.name),
-    seeded: g.inputs.some((i) => i.name === "seed"),
+    seeded: g.inputs.some((i) => i.name === SEED_INPUT),
   };
   const bytes = emitModel(g, { producerVersion: mdrcVersion, docString: `mdrc train step of ${spec.model}` }).model;
   return { model: bytes, signature, initial: g.parameterInit };
@@ -124,7 +125,7 @@ function lossTerms(g: Graph, spec: Spec, model: ModelGraph, label: Tensor): Loss
       add("load_balance", spec.loss.load_balance, loadBalanceLoss(g, router.probabilities, router.selected, router.choices));
     }
     if (spec.loss.l2_embedding > 0) {
-      const rows = g.inputs.filter((i) => i.name.startsWith("rows."));
+      const rows = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
       if (rows.length) {
         const sums = rows.map((r) => g.reduceSum(g.mul(g.values.get(r.name)!, g.values.get(r.name)!), [0, 1]));
         add("l2_embedding", spec.loss.l2_embedding, sums.reduce((a, b) => g.add(a, b)));

@@ -3,6 +3,7 @@ import type { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
 import { hashBucket, type ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, FeatureSpec, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
+import { DOMAIN_ID_INPUT, EMBEDDING_INIT_BOUND, embeddingTable, indexInput, rowsInput } from "./names.js";
 
 /** One graph input: a data column as it appears in the data. */
 export interface InputColumn {
@@ -25,7 +26,6 @@ export interface FeatureGraph {
   tableRows: Record<string, number>;
 }
 
-const EMBEDDING_BOUND = 0.05;
 
 /**
  * The input pipeline inside the graph: raw column values in, so serving needs no preprocessing code.
@@ -91,13 +91,15 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
     tableRows[owner.name] = rows;
     if (g.training) {
       // Training sees only the rows this batch touches; the table itself stays on the host.
-      const t = g.input(`rows.${owner.name}`, "float32", [`U_${owner.name}`, owner.dim], `unique rows of table ${owner.name} this batch touches`);
+      const t = g.input(rowsInput(owner.name), "float32", [`U_${owner.name}`, owner.dim], `unique rows of table ${owner.name} this batch touches`);
       tables.set(owner.name, t);
       return t;
     }
     const t = g.atRoot(() => g.scope(`embedding.${owner.name}`, () => {
       const name = g.fresh("table");
-      return g.paramNamed(name, uniform(seed, name, [rows, owner.dim], EMBEDDING_BOUND));
+      // Checkpoints and the host embedding store find the table by this name and rebuild its initial values.
+      if (name !== embeddingTable(owner.name)) throw new Error(`table ${owner.name} was named ${name}`);
+      return g.paramNamed(name, uniform(seed, name, [rows, owner.dim], EMBEDDING_INIT_BOUND));
     }));
     tables.set(owner.name, t);
     return t;
@@ -142,15 +144,15 @@ export function buildFeatures(g: Graph, spec: Spec, data: ModelData, seed: numbe
     if (f.kind === "numeric") return numeric(g, f, data, input, seed, tables, tableRows);
     const rows = table(ownerOf(f));
     if (f.kind === "categorical") {
-      return g.gather(rows, input({ column: `index.${f.name}`, dtype: "int64", shape: ["N"], role: `position of each row's ${f.name} among rows.${ownerOf(f).name}` }));
+      return g.gather(rows, input({ column: indexInput(f.name), dtype: "int64", shape: ["N"], role: `position of each row's ${f.name} among rows.${ownerOf(f).name}` }));
     }
-    const idx = input({ column: `index.${f.name}`, dtype: "int64", shape: ["N", "L"], role: `positions of ${f.name}'s values among rows.${ownerOf(f).name}, -1 padded` });
+    const idx = input({ column: indexInput(f.name), dtype: "int64", shape: ["N", "L"], role: `positions of ${f.name}'s values among rows.${ownerOf(f).name}, -1 padded` });
     return pooled(g, f, rows, idx);
   }
 
   const d = spec.domain;
   const domain = g.training
-    ? input({ column: "domain_id", dtype: "int64", shape: ["N"], role: "domain id of each row" })
+    ? input({ column: DOMAIN_ID_INPUT, dtype: "int64", shape: ["N"], role: "domain id of each row" })
     : g.scope("domain", () => {
     const raw = input({ column: d.column, dtype: "string", shape: ["N"], role: `domain value (${d.values.join(", ")})` });
     const fallback = d.fallback !== undefined ? d.values.indexOf(d.fallback) : 0;
@@ -267,7 +269,7 @@ function numeric(g: Graph, f: Extract<FeatureSpec, { kind: "numeric" }>, data: M
   const ge = g.cast(g.greaterOrEqual(g.unsqueeze(raw, [-1]), g.floats(b)), "int64");
   const bucket = g.reduceSum(ge, [1]);
   const name = g.fresh("table");
-  const t = g.paramNamed(name, uniform(seed, name, [b.length + 1, f.dim!], EMBEDDING_BOUND));
+  const t = g.paramNamed(name, uniform(seed, name, [b.length + 1, f.dim!], EMBEDDING_INIT_BOUND));
   tables.set(f.name, t);
   tableRows[f.name] = b.length + 1;
   return g.gather(t, bucket);

@@ -1,6 +1,7 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import { GraphBuilder } from "./builder.js";
 import { broadcastShapes, type DType, type Dim, type Tensor } from "./tensor.js";
+import { SEED_INPUT } from "./names.js";
 
 const f32 = (values: number[], shape: number[] = [values.length]) => ({ dtype: "float32" as const, shape, data: Float32Array.from(values) });
 const i64 = (values: number[], shape: number[] = [values.length]) => ({ dtype: "int64" as const, shape, data: BigInt64Array.from(values.map(BigInt)) });
@@ -204,7 +205,7 @@ export class Graph extends GraphBuilder {
 
   /** The `seed` input of a training step: every random draw is a function of (seed, call site, element). */
   seed(): Tensor {
-    return (this.seedInput ??= this.input("seed", "float32", [], "seed of this step's dropout and router noise"));
+    return (this.seedInput ??= this.input(SEED_INPUT, "float32", [], "seed of this step's dropout and router noise"));
   }
 
   /**

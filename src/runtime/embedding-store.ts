@@ -3,6 +3,7 @@ import { hashBucket, type ModelData } from "../plan/model-data.js";
 import { tableSize } from "../graph/features.js";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { CategoricalFeature, MultiCategoricalFeature, Spec } from "../spec/types.js";
+import { EMBEDDING_INIT_BOUND, embeddingTable } from "../graph/names.js";
 
 /** One embedding table on the host, with its optimizer state rows. */
 export interface HostTable {
@@ -27,9 +28,9 @@ export class EmbeddingStore {
     for (const t of signature.tables) {
       const owner = features.get(t.name) as CategoricalFeature | MultiCategoricalFeature;
       const rows = tableSize(owner, data);
-      const name = `embedding.${t.name}.table`;
+      const name = embeddingTable(t.name);
       // The same initial values as the inference graph's initializer of this table.
-      const init = uniform(spec.train.seed, name, [rows, t.dim], 0.05).data as Float32Array;
+      const init = uniform(spec.train.seed, name, [rows, t.dim], EMBEDDING_INIT_BOUND).data as Float32Array;
       this.tables.set(t.name, { name: t.name, rows, dim: t.dim, values: init, slots: signature.slots.map(() => new Float32Array(rows * t.dim)) });
       this.lookup.set(t.name, rowLookup(owner, data));
     }

@@ -6,6 +6,7 @@ import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";
 import { encodeTrainBatch, scatterRows } from "./train-batch.js";
+import { lossTermOutput, SEED_INPUT, slotName, updated } from "../graph/names.js";
 
 /** Training diverged: the step's loss is NaN or infinite. The parameters are left as they were before it. */
 export class NonFiniteLoss extends UserError {
@@ -32,7 +33,7 @@ export function initialStepState(spec: Spec, step: CompiledTrainStep, data: Mode
   const sig = step.signature;
   const params = new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
   const slots = new Map<string, Float32Array>();
-  for (const p of sig.parameters) for (const s of sig.slots) slots.set(`${p.name}::${s}`, new Float32Array(params.get(p.name)!.length));
+  for (const p of sig.parameters) for (const s of sig.slots) slots.set(slotName(p.name, s), new Float32Array(params.get(p.name)!.length));
   return { params, slots, store: new EmbeddingStore(spec, data, sig) };
 }
 
@@ -65,17 +66,17 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   feeds.lr = scalar(b.lr);
   feeds.embedding_lr = scalar(b.embeddingLr);
   feeds.step = scalar(b.step);
-  if (sig.seeded) feeds.seed = scalar(b.seed);
+  if (sig.seeded) feeds[SEED_INPUT] = scalar(b.seed);
   const t0 = performance.now();
   const out = await session.run(feeds);
   const ortMs = performance.now() - t0;
   const loss = (out.loss.data as Float32Array)[0];
-  const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[`loss.${t}`].data as Float32Array)[0]]));
+  const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[lossTermOutput(t)].data as Float32Array)[0]]));
   // A non-finite loss would write NaN into every parameter: stop before the state is touched.
   if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
-  for (const p of sig.parameters) state.params.set(p.name, out[`${p.name}::new`].data as Float32Array);
-  for (const s of sig.states) state.params.set(s.name, out[`${s.name}::new`].data as Float32Array);
-  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(`${p.name}::${s}`, out[`${p.name}::${s}::new`].data as Float32Array);
+  for (const p of sig.parameters) state.params.set(p.name, out[updated(p.name)].data as Float32Array);
+  for (const s of sig.states) state.params.set(s.name, out[updated(s.name)].data as Float32Array);
+  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(slotName(p.name, s), out[updated(slotName(p.name, s))].data as Float32Array);
   scatterRows(sig, state.store, enc.touched, out);
   return { loss, terms, ortMs };
 }

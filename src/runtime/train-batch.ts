@@ -3,6 +3,7 @@ import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { CategoricalFeature, Spec } from "../spec/types.js";
 import { categoryCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import type { EmbeddingStore } from "./embedding-store.js";
+import { DOMAIN_ID_INPUT, indexInput, rowsInput, slotName, updated } from "../graph/names.js";
 
 export interface TrainBatch {
   feeds: Record<string, ort.Tensor>;
@@ -38,11 +39,11 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
       const L = Math.max(1, ...lists.map((x) => x.length));
       const idx = new BigInt64Array(n * L).fill(-1n);
       lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, drop(f.oov_rate) ? 0 : store.rowOf(l.table, v))))));
-      feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n, L]);
+      feeds[indexInput(l.feature)] = new ort.Tensor("int64", idx, [n, L]);
     } else {
       const idx = new BigInt64Array(n);
       rows.forEach((r, i) => (idx[i] = BigInt(positionOf(l.table, drop((f as CategoricalFeature).oov_rate) ? 0 : store.rowOf(l.table, categoryCell(r, f.column, file))))));
-      feeds[`index.${l.feature}`] = new ort.Tensor("int64", idx, [n]);
+      feeds[indexInput(l.feature)] = new ort.Tensor("int64", idx, [n]);
     }
   }
   const touched = new Map<string, Int32Array>();
@@ -50,16 +51,16 @@ export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, stor
     const table = store.tables.get(t.name)!;
     const ids = Int32Array.from((unique.get(t.name) ?? new Map([[0, 0]])).keys());
     touched.set(t.name, ids);
-    feeds[`rows.${t.name}`] = new ort.Tensor("float32", gatherRows(table.values, ids, t.dim), [ids.length, t.dim]);
+    feeds[rowsInput(t.name)] = new ort.Tensor("float32", gatherRows(table.values, ids, t.dim), [ids.length, t.dim]);
     signature.slots.forEach((slot, s) => {
-      feeds[`rows.${t.name}::${slot}`] = new ort.Tensor("float32", gatherRows(table.slots[s], ids, t.dim), [ids.length, t.dim]);
+      feeds[slotName(rowsInput(t.name), slot)] = new ort.Tensor("float32", gatherRows(table.slots[s], ids, t.dim), [ids.length, t.dim]);
     });
   }
   // Numeric columns go in raw, parsed as at serving.
   for (const [column, policy] of numericPolicies(spec)) {
     feeds[column] = new ort.Tensor("float32", Float32Array.from(rows, (r) => numericCell(r, column, policy, file)), [n]);
   }
-  feeds.domain_id = new ort.Tensor("int64", BigInt64Array.from(Array.from(domainIds, BigInt)), [n]);
+  feeds[DOMAIN_ID_INPUT] = new ort.Tensor("int64", BigInt64Array.from(Array.from(domainIds, BigInt)), [n]);
   return { feeds, touched };
 }
 
@@ -68,8 +69,8 @@ export function scatterRows(signature: TrainStepSignature, store: EmbeddingStore
   for (const t of signature.tables) {
     const table = store.tables.get(t.name)!;
     const ids = touched.get(t.name)!;
-    scatter(table.values, ids, out[`rows.${t.name}::new`].data as Float32Array, t.dim);
-    signature.slots.forEach((slot, s) => scatter(table.slots[s], ids, out[`rows.${t.name}::${slot}::new`].data as Float32Array, t.dim));
+    scatter(table.values, ids, out[updated(rowsInput(t.name))].data as Float32Array, t.dim);
+    signature.slots.forEach((slot, s) => scatter(table.slots[s], ids, out[updated(slotName(rowsInput(t.name), slot))].data as Float32Array, t.dim));
   }
 }
 

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { readCheckpoint, writeCheckpoint } from "../../src/runtime/checkpoint.js";
 import { Interrupted } from "../../src/runtime/output.js";
-import { latestCheckpoint, train } from "../../src/runtime/trainer.js";
+import { latestCheckpoint } from "../../src/runtime/checkpoint-layout.js";
+import { train } from "../../src/runtime/trainer.js";
 import { compileText, root } from "../helpers/specs.js";
 import { syntheticCesaa, syntheticSpec, writeSynthetic } from "../helpers/synthetic.js";
 

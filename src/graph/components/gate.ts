@@ -4,6 +4,7 @@ import { uniform } from "../init.js";
 import { expertSlice, mlpForward } from "../layers.js";
 import type { Tensor } from "../tensor.js";
 import type { BuildContext } from "./context.js";
+import { EMBEDDING_INIT_BOUND } from "../names.js";
 
 /**
  * A gate: router logits (one router, or one per domain), softmax or top-k weights over its choices, the
@@ -63,7 +64,7 @@ function gateInput(ctx: BuildContext, gate: PlannedGate): Tensor {
   if (gate.spec.inputs.includes("domain")) {
     parts.push(g.scope("domain_embedding", () => {
       const name = g.fresh("table");
-      return g.gather(g.paramNamed(name, uniform(seed, name, [D, gate.spec.domain_dim], 0.05)), ctx.features.domain);
+      return g.gather(g.paramNamed(name, uniform(seed, name, [D, gate.spec.domain_dim], EMBEDDING_INIT_BOUND)), ctx.features.domain);
     }));
   }
   return g.concat(parts, 1);

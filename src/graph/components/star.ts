@@ -5,6 +5,7 @@ import { mlpForward, mlpParams, type LayerParams, type MlpShape } from "../layer
 import type { Tensor } from "../tensor.js";
 import type { BuildContext } from "./context.js";
 import { byDomain } from "./per-domain.js";
+import { EMBEDDING_INIT_BOUND } from "../names.js";
 
 /**
  * A STAR layer stack: per layer W_d = W_shared ⊙ W_domain and b_d = b_shared + b_domain (the domain factors
@@ -35,7 +36,7 @@ export function starOutput(ctx: BuildContext, star: PlannedStar): Tensor {
   if (s.aux_layers.length) {
     const aux = g.scope("aux", () => {
       const name = g.fresh("domain_table");
-      const emb = g.gather(g.paramNamed(name, uniform(seed, name, [D, s.aux_dim], 0.05)), ctx.features.domain);
+      const emb = g.gather(g.paramNamed(name, uniform(seed, name, [D, s.aux_dim], EMBEDDING_INIT_BOUND)), ctx.features.domain);
       const auxShape: MlpShape = { inWidth: s.aux_dim, layers: [...s.aux_layers, 1], activation: s.activation, layerNorm: false, activateLast: false, dropout: 0 };
       return mlpForward(g, emb, mlpParams(g, seed, auxShape), auxShape);
     });
