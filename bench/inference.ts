@@ -1,19 +1,11 @@
-import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { costReport } from "../src/check/cost.js";
 import { compileInference } from "../src/compiler/inference.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
-import { createSourceFile } from "../src/diagnostics/source.js";
-import { compileSpecSource } from "../src/spec/load.js";
 import type { Spec } from "../src/spec/types.js";
 import { randomFeeds, rawMatmulModel, timeRuns } from "./feeds.js";
-import { root } from "./util.js";
+import { loadSpec, root } from "./util.js";
 
-function load(path: string): Spec {
-  const r = compileSpecSource(createSourceFile(path, readFileSync(path, "utf8")));
-  if (!r.spec) throw new Error(`${path} does not compile`);
-  return r.spec;
-}
 
 async function session(bytes: Uint8Array, threads: number) {
   return ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential" });
@@ -38,9 +30,9 @@ export async function measure(spec: Spec, dispatch: DispatchMode | undefined, ba
 
 export async function benchInference(): Promise<{ rows: InferenceRow[]; summary: Record<string, number> }> {
   const rows: InferenceRow[] = [];
-  const examples = ["shared_bottom", "mmoe", "ple", "star", "cesaa"].map((n) => load(`${root}examples/movielens/${n}.mdr`));
-  const small = load(`${root}bench/specs/cesaa_small.mdr`);
-  const wide = load(`${root}bench/specs/cesaa_wide.mdr`);
+  const examples = ["shared_bottom", "mmoe", "ple", "star", "cesaa"].map((n) => loadSpec(`${root}examples/movielens/${n}.mdr`));
+  const small = loadSpec(`${root}bench/specs/cesaa_small.mdr`);
+  const wide = loadSpec(`${root}bench/specs/cesaa_wide.mdr`);
   const log = (r: InferenceRow) => {
     rows.push(r);
     console.log(`  ${r.model.padEnd(24)} ${r.dispatch.padEnd(6)} threads ${r.threads} batch ${String(r.batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(10)} rows/s, ${r.latency_us.toLocaleString("en-US")} µs/run`);

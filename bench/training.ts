@@ -12,13 +12,8 @@ import { initialStepState, runTrainStep } from "../src/runtime/step-runner.js";
 import { compileSpecSource } from "../src/spec/load.js";
 import type { Spec } from "../src/spec/types.js";
 import { rawMatmulModel, timeRuns } from "./feeds.js";
-import { root } from "./util.js";
+import { loadSpec, root } from "./util.js";
 
-export function loadSpec(path: string): Spec {
-  const r = compileSpecSource(createSourceFile(path, readFileSync(path, "utf8")));
-  if (!r.spec) throw new Error(`${path} does not compile`);
-  return r.spec;
-}
 
 /** Vocabularies of 1,000 values per learned field, so lookups hit real rows. */
 function benchData(spec: Spec): ModelData {

@@ -1,5 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { createSourceFile } from "../src/diagnostics/source.js";
+import { compileSpecSource } from "../src/spec/load.js";
+import type { Spec } from "../src/spec/types.js";
 
 export const root = new URL("../../", import.meta.url).pathname;
 
@@ -23,4 +26,11 @@ export function writeResults(name: string, rows: Record<string, string | number>
     "", ...notes,
   ].join("\n");
   writeFileSync(`${root}bench/results/${name}.md`, md + "\n");
+}
+
+/** A bench spec, compiled by the front end. */
+export function loadSpec(path: string): Spec {
+  const r = compileSpecSource(createSourceFile(path, readFileSync(path, "utf8")));
+  if (!r.spec) throw new Error(`${path} does not compile`);
+  return r.spec;
 }

@@ -3,7 +3,7 @@ import { createDiagnostic, type Diagnostic, type DiagnosticInit } from "../diagn
 import { didYouMean } from "../diagnostics/suggest.js";
 import type { SourceMap } from "../spec/source-map.js";
 import { FEATURES, type GateSpec, type Spec } from "../spec/types.js";
-import type { Component, Report, Resolve } from "./context.js";
+import type { Component, Report } from "./context.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
 import { checkSize } from "./size.js";

@@ -1,4 +1,3 @@
-import { didYouMean } from "../diagnostics/suggest.js";
 import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec } from "../spec/types.js";
 import type { Report, Resolve, WasSet } from "./context.js";
 

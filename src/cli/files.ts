@@ -1,5 +1,6 @@
-import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { writeFilesAtomic } from "../runtime/output.js";
 import { globSync, isDynamicPattern } from "tinyglobby";
 import { UsageError } from "./output.js";
 
@@ -19,14 +20,7 @@ export function expandFileArgs(args: readonly string[]): string[] {
   return [...new Set(out)];
 }
 
-/** Writes through a temporary file and a rename, so a crash never leaves a half-written file. */
+/** Writes one file atomically (temporary file, fsync, rename). */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFilesAtomic(dirname(path), { [basename(path)]: data });
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { costReport } from "../check/cost.js";
 import { compileSpecFile } from "../spec/load.js";
 import { printDiagnostics, UsageError } from "./output.js";
+import { textTable } from "./table.js";
 
 export function registerInspect(program: Command): void {
   program
@@ -25,7 +26,7 @@ export function registerInspect(program: Command): void {
         "embedding tables:",
         ...report.tables.map((t) => `  ${t.feature.padEnd(20)} ${t.rows === undefined ? "learned vocabulary" : `${fmt(t.rows)} rows`} × ${t.dim}`),
         "",
-        table(
+        textTable(
           ["domain", "active params", "active MACs/row", "dense MACs/row", "dense / active"],
           report.domains.map((d) => [d.domain, fmt(d.activatedParams), fmt(d.activatedMacs), fmt(d.denseMacs), `${(d.denseMacs / d.activatedMacs).toFixed(2)}×`]),
         ),
@@ -46,10 +47,4 @@ function snakeCase(v: unknown): unknown {
 
 function fmt(n: number): string {
   return n.toLocaleString("en-US");
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }

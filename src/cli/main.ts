@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { readFileSync } from "node:fs";
+import { mdrcVersion } from "../compiler/version.js";
 import { UserError } from "../diagnostics/errors.js";
 import { registerCompile } from "./compile.js";
 import { registerEval } from "./eval.js";
@@ -9,12 +9,11 @@ import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command("mdr")
     .description("compile multi-domain recommendation specs (.mdr) to ONNX and run them")
-    .version(pkg.version)
+    .version(mdrcVersion)
     .showHelpAfterError()
     .exitOverride();
   registerValidate(program);

@@ -1,4 +1,5 @@
 import type { EvaluationMetrics } from "../runtime/metrics.js";
+import { textTable } from "./table.js";
 
 const f4 = (x: number) => (Number.isNaN(x) ? "  n/a " : x.toFixed(4));
 
@@ -8,9 +9,5 @@ export function metricsTable(m: EvaluationMetrics): string {
     ...Object.entries(m.domains).map(([d, g]) => [d, String(g.rows), g.positive_rate.toFixed(3), f4(g.auc), f4(g.logloss)]),
     ["overall", String(m.overall.rows), m.overall.positive_rate.toFixed(3), f4(m.overall.auc), f4(m.overall.logloss)],
   ];
-  const header = ["domain", "rows", "pos rate", "AUC", "logloss"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(0, -1).map(line), widths.map((w) => "-".repeat(w)).join("  "), line(rows[rows.length - 1]),
-    `mean per-domain AUC: ${f4(m.mean_domain_auc)}`].join("\n");
+  return `${textTable(["domain", "rows", "pos rate", "AUC", "logloss"], rows, 1)}\nmean per-domain AUC: ${f4(m.mean_domain_auc)}`;
 }

@@ -1,18 +1,9 @@
+import { fnv1a } from "../plan/model-data.js";
 import type { TensorData } from "./tensor.js";
-
-/** FNV-1a: a stable 32-bit hash of a parameter name, so each parameter's stream depends only on (seed, name). */
-function hashName(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** splitmix32-style generator; deterministic across platforms (integer ops only before the final scale). */
 export function prng(seed: number, name: string): () => number {
-  let s = (hashName(name) ^ Math.imul(seed >>> 0, 0x9e3779b9)) >>> 0;
+  let s = (fnv1a(name) ^ Math.imul(seed >>> 0, 0x9e3779b9)) >>> 0;
   return () => {
     s = (s + 0x9e3779b9) >>> 0;
     let z = s;

@@ -1,6 +1,6 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import { GraphBuilder } from "./builder.js";
-import { broadcastShapes, type DType, type Dim, type Tensor } from "./tensor.js";
+import { broadcastShapes, ONNX_ELEM_TYPE, type DType, type Dim, type Tensor } from "./tensor.js";
 import { SEED_INPUT } from "./names.js";
 
 const f32 = (values: number[], shape: number[] = [values.length]) => ({ dtype: "float32" as const, shape, data: Float32Array.from(values) });
@@ -69,8 +69,7 @@ export class Graph extends GraphBuilder {
   elu(x: Tensor, alpha = 1) { return this.node("Elu", [x], { alpha: { float: alpha } }, [{ dtype: x.dtype, shape: [...x.shape] }])[0]; }
   identity(x: Tensor) { return this.unary("Identity", x); }
   cast(x: Tensor, to: DType): Tensor {
-    const code = { float32: 1, int64: 7, string: 8, bool: 9 }[to];
-    return this.node("Cast", [x], { to: code }, [{ dtype: to, shape: [...x.shape] }])[0];
+    return this.node("Cast", [x], { to: ONNX_ELEM_TYPE[to] }, [{ dtype: to, shape: [...x.shape] }])[0];
   }
   where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
     const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "Where"), b.shape, "Where");

@@ -42,3 +42,6 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], where: str
   }
   return out;
 }
+
+/** ONNX TensorProto element types of the dtypes mdrc uses. */
+export const ONNX_ELEM_TYPE: Record<DType, number> = { float32: 1, int64: 7, string: 8, bool: 9 };

@@ -1,19 +1,19 @@
 import onnxProto from "onnx-proto";
 import type { GraphBuilder, GraphIO, Initializer } from "../graph/builder.js";
-import type { AttrValue, DType, Dim, TensorData } from "../graph/tensor.js";
+import { ONNX_ELEM_TYPE, type AttrValue, type Dim, type TensorData } from "../graph/tensor.js";
 import { opsetInfo } from "./opset.js";
 
 const { onnx } = onnxProto;
 
-const elemType: Record<DType, number> = { float32: 1, int64: 7, string: 8, bool: 9 };
+const elemType = ONNX_ELEM_TYPE;
 
 export interface EmitOptions {
   producerVersion: string;
   docString?: string;
   metadata?: Record<string, string>;
   /**
-   * Initializers of at least this many bytes go to the external data file when the model's tensors
-   * exceed `externalDataAbove` bytes in total (protobuf caps one file at 2 GiB).
+   * When the model's tensors exceed this many bytes in total (default 1.8 GiB; protobuf caps one file at
+   * 2 GiB), every initializer of at least 1 KiB goes to the external data file.
    */
   externalDataAbove?: number;
   externalDataFile?: string;

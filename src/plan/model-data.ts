@@ -10,12 +10,17 @@ export interface ModelData {
 
 export const emptyModelData = (): ModelData => ({ vocabularies: {}, numeric: {} });
 
-/** FNV-1a over UTF-16 code units: the bucket of a hashed category (row = bucket + 1; row 0 is OOV). */
-export function hashBucket(value: string, buckets: number): number {
+/** FNV-1a over UTF-16 code units: a stable 32-bit hash (of hashed categories, and of parameter names for their initial values). */
+export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) {
-    h ^= value.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return (h >>> 0) % buckets;
+  return h >>> 0;
+}
+
+/** The bucket of a hashed category (row = bucket + 1; row 0 is OOV). */
+export function hashBucket(value: string, buckets: number): number {
+  return fnv1a(value) % buckets;
 }

@@ -1,4 +1,4 @@
-/** The canonical spec: what `lower` + schema defaults + `normalize` produce. Mirrors schemas/mdr-spec.schema.json. */
+/** The canonical spec: what `lower` + schema defaults + the checker's derived defaults produce. Mirrors schemas/mdr-spec.schema.json. */
 export type Activation = "relu" | "gelu" | "silu" | "tanh" | "sigmoid" | "leaky_relu" | "elu" | "identity";
 
 export interface MlpOptions {

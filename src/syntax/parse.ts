@@ -25,7 +25,7 @@ function nodes(children: Children, key: string): CstNode[] {
   return (children[key] ?? []) as CstNode[];
 }
 
-/** Builds the AST from the CST (the grammar is four rules, so a direct walk reads better than a visitor). */
+/** Builds the AST from the CST (the grammar is five small rules, so a direct walk reads better than a visitor). */
 class AstBuilder {
   constructor(private readonly file: SourceFile, private readonly diagnostics: Diagnostic[]) {}
 
