@@ -1,5 +1,6 @@
 import ort from "onnxruntime-node";
-import { costReport } from "../src/check/cost.js";
+import { costReport } from "../src/plan/cost.js";
+import { resolve } from "../src/plan/resolve.js";
 import { compileInference } from "../src/compiler/inference.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
 import type { Spec } from "../src/spec/types.js";
@@ -47,7 +48,7 @@ export async function benchInference(): Promise<{ rows: InferenceRow[]; summary:
   const find = (model: string, dispatch: string, threads: number, batch: number) =>
     rows.find((r) => r.model === model && r.dispatch === dispatch && r.threads === threads && r.batch === batch)!;
   // Efficiency: the same multiply-adds per row as plain MatMul, same batch and thread.
-  const macs = costReport(small).domains[0].activatedMacs;
+  const macs = costReport(resolve(small)).domains[0].activatedMacs;
   const raw = rawMatmulModel(macs);
   const rawSession = await session(raw.bytes, 1);
   const rawPerRun = await timeRuns(rawSession, raw.feeds(4096), 0.8);

@@ -1,5 +1,5 @@
 import { createSourceFile } from "../src/diagnostics/source.js";
-import { compileSpecSource } from "../src/spec/load.js";
+import { compileSpecSource } from "../src/compiler/frontend.js";
 import { exampleSources } from "./util.js";
 
 /** Front end: text → canonical spec for 200 specs in one process (the `mdr validate` workload in CI). */

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
-import { costReport } from "../src/check/cost.js";
+import { costReport } from "../src/plan/cost.js";
+import { resolve } from "../src/plan/resolve.js";
 import { compileTrainStep } from "../src/compiler/train-step.js";
 import { createSourceFile } from "../src/diagnostics/source.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
@@ -9,7 +10,7 @@ import { prng } from "../src/graph/init.js";
 import type { ModelData } from "../src/plan/model-data.js";
 import type { RawRow } from "../src/runtime/batch.js";
 import { initialStepState, runTrainStep } from "../src/runtime/step-runner.js";
-import { compileSpecSource } from "../src/spec/load.js";
+import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
 import { rawMatmulModel, timeRuns } from "./feeds.js";
 import { loadSpec, root } from "./util.js";
@@ -110,7 +111,7 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
   }
   const find = (model: string, dispatch: string, threads: number, batch: number) => rows.find((r) => r.model === model && r.dispatch === dispatch && r.threads === threads && r.batch === batch)!;
   // Same multiply-adds as forward + backward (≈ 3× forward) in plain MatMul, batch 4,096, one thread.
-  const macs = 3 * costReport(small).domains[0].activatedMacs;
+  const macs = 3 * costReport(resolve(small)).domains[0].activatedMacs;
   const raw = rawMatmulModel(macs);
   const rawSession = await ort.InferenceSession.create(Buffer.from(raw.bytes), { intraOpNumThreads: 1 });
   const rawRowsPerS = Math.round(4096 / (await timeRuns(rawSession, raw.feeds(4096), 1)));

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { createSourceFile } from "../src/diagnostics/source.js";
-import { compileSpecSource } from "../src/spec/load.js";
+import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
 
 export const root = new URL("../../", import.meta.url).pathname;

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { createSourceFile } from "../../src/diagnostics/source.js";
-import { compileSpecSource } from "../../src/spec/load.js";
+import { compileSpecSource } from "../../src/compiler/frontend.js";
 import { evaluate, type EvaluationMetrics } from "../../src/runtime/metrics.js";
 import { loadModelFiles } from "../../src/runtime/model-files.js";
 import { openRows } from "../../src/runtime/readers.js";

@@ -6,7 +6,6 @@ import { FEATURES, type GateSpec, type Spec } from "../spec/types.js";
 import type { Component, Report } from "./context.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
-import { checkSize } from "./size.js";
 import { componentWidths } from "./widths.js";
 
 type Raw = Record<string, unknown>;
@@ -101,7 +100,6 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
   if (!out.some((d) => d.severity === "error")) {
     checkWidths(spec, report);
     pruneInapplicable(spec);
-    if (!out.some((d) => d.severity === "error")) checkSize(spec, report);
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { checkpointWeights, initialCheckpoint } from "../runtime/checkpoint-layo
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RUN_FILE, specConflicts } from "../runtime/run-folder.js";
-import { compileSpecFile } from "../spec/load.js";
+import { compileSpecFile } from "../compiler/frontend.js";
 import type { Spec } from "../spec/types.js";
 import { printDiagnostics, UsageError } from "./output.js";
 

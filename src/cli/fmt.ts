@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { hasErrors } from "../diagnostics/diagnostic.js";
 import { formatDocument } from "../format/fmt.js";
-import { readSpecFile } from "../spec/load.js";
+import { readSpecFile } from "../compiler/frontend.js";
 import { parse } from "../syntax/parse.js";
 import { expandFileArgs, writeFileAtomic } from "./files.js";
 import { printDiagnostics, UsageError } from "./output.js";

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
-import { costReport } from "../check/cost.js";
-import { compileSpecFile } from "../spec/load.js";
+import { costReport } from "../plan/cost.js";
+import type { ModelPlan } from "../plan/plan.js";
+import { resolve } from "../plan/resolve.js";
+import { compileSpecFile } from "../compiler/frontend.js";
 import { printDiagnostics, UsageError } from "./output.js";
 import { textTable } from "./table.js";
 
@@ -14,14 +16,18 @@ export function registerInspect(program: Command): void {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
       if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
-      const report = costReport(compiled.spec);
+      const plan = resolve(compiled.spec);
+      const report = costReport(plan);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...report }), null, 2) + "\n");
+        process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...report, plan: planRows(plan) }), null, 2) + "\n");
         return;
       }
       const spec = compiled.spec;
       const lines = [
         `model ${spec.model}: ${spec.domain.values.length} domains, input width ${report.inputWidth}, ${fmt(report.denseParams)} dense parameters`,
+        "",
+        "plan (in build order):",
+        ...planRows(plan).map((r) => `  ${`${r.kind} ${r.name}`.padEnd(24)} ${r.runs}`),
         "",
         "embedding tables:",
         ...report.tables.map((t) => `  ${t.feature.padEnd(20)} ${t.rows === undefined ? "learned vocabulary" : `${fmt(t.rows)} rows`} × ${t.dim}`),
@@ -36,6 +42,26 @@ export function registerInspect(program: Command): void {
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+/** What runs how: each component of the plan in build order, then the tower. */
+function planRows(plan: ModelPlan): { kind: string; name: string; runs: string }[] {
+  const rows = plan.order.map((c) => {
+    if (c.kind === "pool") {
+      const alwaysOn = plan.order.some((g) => g.kind === "gate" && g.alwaysOn.includes(c));
+      const how = c.allRows ? "every expert on every row (some reader needs all of them)" : alwaysOn ? "always on: every row, one expert at a time" : "only on the rows routed to each expert";
+      return { kind: "pool", name: c.name, runs: `${c.copies} expert${c.copies === 1 ? "" : "s"} ${c.spec.layers.join("→")}, ${how}` };
+    }
+    if (c.kind === "gate") {
+      const what = c.spec.type === "topk" ? `top-${c.spec.k} of ${c.choices}` : `softmax over ${c.choices}`;
+      const always = c.alwaysOn.length ? ` + always-on ${c.alwaysOn.map((p) => p.name).join(", ")} (${c.alwaysOnStacked ? "stacked" : "one by one"})` : "";
+      return { kind: "gate", name: c.name, runs: `${what} (${c.spec.per === "domain" ? "one gate per domain" : "one router"}), ${c.dispatch} dispatch${always}` };
+    }
+    return { kind: "star", name: c.name, runs: `${c.spec.layers.join("→")} per domain, ${c.strategy === "all-rows" ? "every copy on every row, own copy selected" : "rows dispatched to their domain's copy"}` };
+  });
+  const t = plan.tower;
+  const tower = t.strategy === "shared" ? "one shared tower" : t.strategy === "all-rows" ? "per domain: every copy on every row, own copy selected" : "per domain: rows dispatched to their domain's copy";
+  return [...rows, { kind: "tower", name: t.name, runs: tower }];
 }
 
 /** JSON output keys in snake_case, like the spec, manifest and metrics files. */

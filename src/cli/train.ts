@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import { compileSpecFile } from "../spec/load.js";
+import { compileSpecFile } from "../compiler/frontend.js";
 import { train } from "../runtime/trainer.js";
 import { metricsTable } from "./metrics-table.js";
 import { positiveInt } from "./options.js";

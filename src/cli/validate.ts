@@ -1,14 +1,15 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import { fmt, gib, modelSize } from "../check/size.js";
-import { compileSpecFile } from "../spec/load.js";
+import { resolve } from "../plan/resolve.js";
+import { fmt, gib, modelSize } from "../plan/size.js";
+import { compileSpecFile } from "../compiler/frontend.js";
 import type { Spec } from "../spec/types.js";
 import { expandFileArgs } from "./files.js";
 import { plural, printDiagnostics, UsageError } from "./output.js";
 
 /** What the model would cost: parameters and the memory of training them. */
 function sizeLine(spec: Spec): string {
-  const size = modelSize(spec);
+  const size = modelSize(resolve(spec));
   const learned = size.learnedTables ? ` + ${plural(size.learnedTables, "table")} sized by the training data` : "";
   return `model ${spec.model}, ${fmt(size.values)} parameters${learned}; ${gib(size.values * 4)} of weights, ${gib(size.trainingBytes)} to train with ${spec.train.optimizer}`;
 }

@@ -2,6 +2,7 @@ import { uniform } from "./init.js";
 import type { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
 import { hashBucket, type ModelData } from "../plan/model-data.js";
+import { tableSize } from "../plan/resolve.js";
 import type { CategoricalFeature, FeatureSpec, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { DOMAIN_ID_INPUT, EMBEDDING_INIT_BOUND, embeddingTable, indexInput, rowsInput } from "./names.js";
 
@@ -219,12 +220,6 @@ function fillMissing(g: Graph, v: Tensor, run: NumericFeature[], data: ModelData
   if (fills.every(Number.isNaN)) return v;
   const fill = v.shape.length === 1 ? g.scalar(fills[0]) : g.floats(fills);
   return g.where(g.isNaN(v), fill, v);
-}
-
-export function tableSize(f: CategoricalFeature | MultiCategoricalFeature, data: ModelData): number {
-  if (f.range) return f.range[1] - f.range[0] + 2;
-  if (f.hash_buckets !== undefined) return f.hash_buckets + 1;
-  return (data.vocabularies[f.name]?.length ?? 0) + 1;
 }
 
 /** LabelEncoder keys and rows: vocabulary position + 1, or hash bucket + 1; unseen values get row 0. */

@@ -11,7 +11,9 @@ export interface ModelPlan {
   /** Number of domains. */
   domains: number;
   features: PlannedFeatures;
-  /** Pools (their parameters), gates and STAR layers in the order the graph builds them: inputs first. */
+  /** Every pool, gate and STAR layer, in spec order (unused ones included). */
+  components: PlannedComponent[];
+  /** The ones the tower reads, in the order the graph builds them: a pool where its parameters are made, inputs first. */
   order: PlannedComponent[];
   tower: PlannedTower;
   tables: PlannedTable[];
@@ -54,9 +56,7 @@ export interface PlannedGate extends ComponentBase {
   alwaysOn: PlannedPool[];
   /** Choices the gate's softmax ranges over. */
   choices: number;
-  /** Per domain: the global expert (over the concatenated pools' copies) behind each choice. */
-  slots: number[][];
-  /** Choices are the experts themselves, in order, for every domain. */
+  /** Choices are the experts themselves, in order, for every domain (else see `gateSlots`). */
   identity: boolean;
   dispatch: DispatchMode;
   /** Always-on experts: stacked and mean-combined, or gated, rather than run one by one. */

@@ -1,5 +1,5 @@
-import { costReport, mlpCost } from "../check/cost.js";
 import { componentWidths } from "../check/widths.js";
+import { costReport, mlpCost } from "./cost.js";
 import { FEATURES, type CategoricalFeature, type MultiCategoricalFeature, type Spec } from "../spec/types.js";
 import type { ModelData } from "./model-data.js";
 import type {
@@ -33,29 +33,22 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   pools.forEach((p) => byName.set(p.name, p));
   const gates = spec.gates.map((g): PlannedGate => {
     const gp = g.pools.map((n) => pools.find((p) => p.name === n)!);
-    const slots = slotMap(g.per, gp, D);
-    const choices = slots[0].length;
-    const total = gp.reduce((n, p) => n + p.copies, 0);
-    const identity = slots.every((row) => row.every((v, j) => v === j)) && choices === total;
+    const own = (p: PlannedPool) => p.spec.scope === "per_domain" && g.per === "domain";
+    const choices = gp.reduce((n, p) => n + (own(p) ? p.spec.count : p.copies), 0);
+    // A per-domain gate over per_domain pools sees only each domain's own copies: choice j is not expert j.
+    const identity = D === 1 || !gp.some(own);
     const alwaysOn = g.always_on.map((n) => pools.find((p) => p.name === n)!);
     const stackedCount = alwaysOn.reduce((n, p) => n + p.copies, 0);
     return {
-      kind: "gate", name: g.name, spec: g, width: widths.get(g.name)!, input: features, pools: gp, alwaysOn, choices, slots, identity,
+      kind: "gate", name: g.name, spec: g, width: widths.get(g.name)!, input: features, pools: gp, alwaysOn, choices, identity,
       dispatch: "dense", alwaysOnStacked: g.always_on_combine === "gate" || stackedCount > SEPARATE_EXPERTS,
     };
   });
   gates.forEach((g) => byName.set(g.name, g));
-  const macs = costReport(spec).domains[0]?.activatedMacs ?? 0;
-  const strategy = (inWidth: number, layers: number[]): PerDomainStrategy => ((D - 1) * mlpCost(inWidth, layers).macs <= 0.1 * macs ? "all-rows" : "dispatch");
-  const stars = spec.stars.map((s): PlannedStar => ({
-    kind: "star", name: s.name, spec: s, width: widths.get(s.name)!, input: features, strategy: strategy(widths.get(s.input)!, s.layers),
-  }));
+  const stars = spec.stars.map((s): PlannedStar => ({ kind: "star", name: s.name, spec: s, width: widths.get(s.name)!, input: features, strategy: "all-rows" }));
   stars.forEach((s) => byName.set(s.name, s));
   const t = spec.towers[0];
-  const tower: PlannedTower = {
-    kind: "tower", name: t.name, spec: t, width: 1, input: features,
-    strategy: t.per === "shared" ? "shared" : strategy(widths.get(t.input)!, [...t.layers, 1]),
-  };
+  const tower: PlannedTower = { kind: "tower", name: t.name, spec: t, width: 1, input: features, strategy: t.per === "shared" ? "shared" : "all-rows" };
   for (const c of [...pools, ...gates, ...stars, tower]) c.input = ref(c.spec.input);
 
   // Pools some reader runs on every row: their [copies, N, out] result is built once and shared.
@@ -69,13 +62,24 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   for (const g of gates) {
     g.dispatch = g.spec.type === "topk" ? options.dispatch ?? g.spec.dispatch : g.identity || g.pools.every((p) => p.allRows) ? "dense" : "sparse";
   }
-  return { spec, domains: D, features, order: buildOrder(tower), tower, tables: tablesOf(spec, options.data) };
+  const plan: ModelPlan = { spec, domains: D, features, components: [...pools, ...gates, ...stars], order: buildOrder(tower), tower, tables: tablesOf(spec, options.data) };
+
+  // Per-domain copies run on every row while the (D − 1) extra copies cost under 10% of what a row activates.
+  const macs = costReport(plan).domains[0]?.activatedMacs ?? 0;
+  const strategy = (inWidth: number, layers: number[]): PerDomainStrategy => ((D - 1) * mlpCost(inWidth, layers).macs <= 0.1 * macs ? "all-rows" : "dispatch");
+  for (const s of stars) s.strategy = strategy(s.input.width, s.spec.layers);
+  if (tower.strategy !== "shared") tower.strategy = strategy(tower.input.width, [...t.layers, 1]);
+  return plan;
 }
 
 /**
- * Per domain, the global expert behind each choice: a per-domain gate sees each per_domain pool's `count`
- * own experts; a router (per: all) sees every copy.
+ * Per domain, the global expert (over the concatenated pools' copies) behind each choice: a per-domain
+ * gate sees each per_domain pool's `count` own experts; a router (per: all) sees every copy.
  */
+export function gateSlots(gate: PlannedGate, D: number): number[][] {
+  return slotMap(gate.spec.per, gate.pools, D);
+}
+
 function slotMap(per: "domain" | "all", pools: PlannedPool[], D: number): number[][] {
   const slots: number[][] = Array.from({ length: D }, () => []);
   let offset = 0;

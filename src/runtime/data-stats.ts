@@ -1,5 +1,6 @@
 import { totalmem } from "node:os";
-import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../check/size.js";
+import { resolve } from "../plan/resolve.js";
+import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../plan/size.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
@@ -97,7 +98,7 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
 
 /** Tables sized by the data are checked like declared ones, before anything allocates them. */
 function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
-  let values = modelSize(spec).values;
+  let values = modelSize(resolve(spec)).values;
   for (const [owner, vocab] of Object.entries(data.vocabularies)) {
     const f = spec.features.find((x) => x.name === owner) as CategoricalFeature;
     const n = (vocab.length + 1) * f.dim;

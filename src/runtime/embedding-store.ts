@@ -1,6 +1,6 @@
 import { uniform } from "../graph/init.js";
 import { hashBucket, type ModelData } from "../plan/model-data.js";
-import { tableSize } from "../graph/features.js";
+import { tableSize } from "../plan/resolve.js";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { CategoricalFeature, MultiCategoricalFeature, Spec } from "../spec/types.js";
 import { EMBEDDING_INIT_BOUND, embeddingTable } from "../graph/names.js";

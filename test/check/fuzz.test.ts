@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { diagnosticCodes } from "../../src/diagnostics/codes.js";
 import { formatText } from "../../src/diagnostics/format.js";
 import { createSourceFile, positionAt } from "../../src/diagnostics/source.js";
-import { compileSpecSource } from "../../src/spec/load.js";
+import { compileSpecSource } from "../../src/compiler/frontend.js";
 import { mdrLexer } from "../../src/syntax/tokens.js";
 import { exampleNames, readExample } from "../helpers/specs.js";
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createSourceFile } from "../../src/diagnostics/source.js";
-import { compileSpecSource, type CompiledSpec } from "../../src/spec/load.js";
+import { compileSpecSource, type CompiledSpec } from "../../src/compiler/frontend.js";
 
 export const root = new URL("../../../", import.meta.url).pathname;
 export const exampleNames = ["shared_bottom", "mmoe", "ple", "star", "cesaa"];

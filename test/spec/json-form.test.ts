@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createSourceFile } from "../../src/diagnostics/source.js";
-import { compileSpecSource } from "../../src/spec/load.js";
+import { compileSpecSource } from "../../src/compiler/frontend.js";
 import { cesaaArch, compileText, withArchitecture } from "../helpers/specs.js";
 
 const jsonSpec = {

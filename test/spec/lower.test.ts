@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Ajv } from "ajv";
 import { createSourceFile } from "../../src/diagnostics/source.js";
-import { compileSpecSource } from "../../src/spec/load.js";
+import { compileSpecSource } from "../../src/compiler/frontend.js";
 import { cesaaArch, compileText, exampleNames, examplePath, root, withArchitecture } from "../helpers/specs.js";
 
 test("lowering fills every documented default", () => {

@@ -1,4 +1,5 @@
 import type { PlannedGate } from "../../plan/plan.js";
+import { gateSlots } from "../../plan/resolve.js";
 import { dispatch, selectDomain } from "../dispatch.js";
 import { uniform } from "../init.js";
 import { expertSlice, mlpForward } from "../layers.js";
@@ -42,7 +43,7 @@ export function gateOutput(ctx: BuildContext, gate: PlannedGate): Tensor {
     weights = probabilities;
     localIdx = g.expand(g.ints(Array.from({ length: choices }, (_, j) => j), [1, choices]), g.shapeOf(logits), ["N", choices]);
   }
-  const globalIdx = gate.identity ? localIdx : g.gatherElements(g.gather(g.ints(gate.slots.flat(), [D, choices]), ctx.features.domain), localIdx, 1);
+  const globalIdx = gate.identity ? localIdx : g.gatherElements(g.gather(g.ints(gateSlots(gate, D).flat(), [D, choices]), ctx.features.domain), localIdx, 1);
 
   ctx.gateOutputs.set(gate.name, { probabilities, ...(spec.type === "topk" ? { selected: localIdx } : {}), choices });
   if (ctx.options.debugOutputs) {

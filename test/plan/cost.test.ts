@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { costReport, mlpCost } from "../../src/check/cost.js";
+import { costReport, mlpCost } from "../../src/plan/cost.js";
+import { resolve } from "../../src/plan/resolve.js";
 import { compileText, withArchitecture } from "../helpers/specs.js";
 
 test("mlpCost counts weights, biases and layer-norm parameters", () => {
@@ -22,7 +23,7 @@ test("cost model of a PLE level with per-domain experts and a top-k router, comp
   const spec = compileText(withArchitecture(arch.replace("experts top { layers: [6], input: g }", ""))).spec;
   assert.ok(spec);
   const expert = 9 * 6; // MACs of one expert
-  const r = costReport(spec);
+  const r = costReport(resolve(spec));
   assert.equal(r.inputWidth, 9);
   // Only the router feeds the tower: 3 of 6 routed experts, router 9×6, tower 6×1. g, s, own are unused.
   assert.equal(r.domains[0].activatedMacs, 3 * expert + 9 * 6 + 6);

@@ -4,11 +4,14 @@ import { UserError } from "../diagnostics/errors.js";
 import { createSourceFile, spanOf, type SourceFile } from "../diagnostics/source.js";
 import { checkSpec } from "../check/checker.js";
 import { parse } from "../syntax/parse.js";
-import { readJsonForm } from "./json-form.js";
-import { lower } from "./lower.js";
-import { validateAgainstSchema } from "./schema.js";
-import type { SourceMap } from "./source-map.js";
-import type { Spec } from "./types.js";
+import { readJsonForm } from "../spec/json-form.js";
+import { lower } from "../spec/lower.js";
+import { validateAgainstSchema } from "../spec/schema.js";
+import type { SourceMap } from "../spec/source-map.js";
+import type { Spec } from "../spec/types.js";
+import { resolve } from "../plan/resolve.js";
+import { checkSize } from "../plan/size.js";
+import type { Report } from "../check/context.js";
 
 /** A problem reading the file itself (missing, unreadable, not UTF-8): a usage error, not a spec error. */
 export class SpecReadError extends UserError {}
@@ -41,7 +44,10 @@ export function readSpecFile(path: string): SourceFile {
   return createSourceFile(path, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }
 
-/** The front end: text (.mdr or .json) → canonical spec, stopping after the first stage with errors. */
+/**
+ * The front end: text (.mdr or .json) → tokens → AST → spec object → schema defaults → semantic checks →
+ * plan-level limits, stopping after the first stage with errors.
+ */
 export function compileSpecSource(file: SourceFile): CompiledSpec {
   const isJson = file.path.toLowerCase().endsWith(".json");
   if (file.text.length > MAX_SPEC_CHARS) {
@@ -74,6 +80,11 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   if (hasErrors(diagnostics)) return { file, diagnostics };
   const spec = raw as unknown as Spec;
   diagnostics.push(...checkSpec(spec, explicit, sourceMap));
+  if (hasErrors(diagnostics)) return { file, diagnostics };
+  // What cannot be built on this machine is refused before anything allocates it.
+  const report: Report = (name, path, init, at = "value") =>
+    diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
+  checkSize(resolve(spec), report);
   return hasErrors(diagnostics) ? { file, diagnostics } : { file, spec: canonicalOrder(spec), diagnostics };
 }
 

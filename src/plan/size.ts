@@ -1,7 +1,8 @@
 import { totalmem } from "node:os";
 import type { Spec } from "../spec/types.js";
-import type { Report } from "./context.js";
+import type { Report } from "../check/context.js";
 import { costReport } from "./cost.js";
+import type { ModelPlan } from "./plan.js";
 
 /** Largest tensor mdrc builds: Node's typed arrays and ONNX Runtime's allocations stop around 2³¹ values. */
 export const MAX_TENSOR_VALUES = 2 ** 31;
@@ -20,23 +21,24 @@ export interface ModelSize {
   learnedTables: number;
 }
 
-export function modelSize(spec: Spec): ModelSize {
-  const cost = costReport(spec);
+export function modelSize(plan: ModelPlan): ModelSize {
+  const cost = costReport(plan);
   let values = cost.denseParams;
   let learnedTables = 0;
   for (const t of cost.tables) {
     if (t.rows === undefined) learnedTables++;
     else values += t.rows * t.dim;
   }
-  return { values, trainingBytes: values * 4 * (1 + optimizerSlots(spec)), learnedTables };
+  return { values, trainingBytes: values * 4 * (1 + optimizerSlots(plan.spec)), learnedTables };
 }
 
 /**
  * Refuses models that cannot be built here, before anything allocates: a table or the dense weights
  * past the tensor limit, or training state larger than this machine's memory.
  */
-export function checkSize(spec: Spec, report: Report): void {
-  const cost = costReport(spec);
+export function checkSize(plan: ModelPlan, report: Report): void {
+  const spec = plan.spec;
+  const cost = costReport(plan);
   let tooBig = false;
   spec.features.forEach((f, i) => {
     const t = cost.tables.find((x) => x.feature === f.name);
@@ -56,7 +58,7 @@ export function checkSize(spec: Spec, report: Report): void {
     });
     return;
   }
-  const size = modelSize(spec);
+  const size = modelSize(plan);
   const memory = totalmem();
   if (size.trainingBytes > 0.8 * memory) {
     report("model-too-large", "/model", {
