@@ -1,5 +1,5 @@
 /**
- * A plain-TypeScript, float64, row-at-a-time reference of the model semantics of DESIGN.md §2, written
+ * A plain-TypeScript, float64, row-at-a-time reference of the model semantics of grammar/SEMANTICS.md, written
  * from the spec — not from the graph — so tests can hold ONNX Runtime's output against it. It shares only
  * the parameter naming convention with the builder.
  */
