@@ -7,7 +7,9 @@ import { gateOutput } from "./components/gate.js";
 import { poolOutput } from "./components/pool.js";
 import { starOutput } from "./components/star.js";
 import { towerLogit } from "./components/tower.js";
-import { buildFeatures, type FeatureGraph } from "./features.js";
+import type { FeatureGraph } from "./features/common.js";
+import { buildInferenceFeatures } from "./features/inference.js";
+import { buildTrainingFeatures } from "./features/training.js";
 import { Graph } from "./ops.js";
 import type { Tensor } from "./tensor.js";
 
@@ -41,7 +43,7 @@ const buildOutput: OutputBuilder = (ctx, c) => {
 export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): ModelGraph {
   const plan = resolve(spec, { dispatch: options.dispatch, data });
   const g = new Graph(options.opset, options.training ?? false);
-  const features = buildFeatures(g, spec, data, spec.train.seed);
+  const features = (g.training ? buildTrainingFeatures : buildInferenceFeatures)(g, spec, data, spec.train.seed);
   const ctx = new BuildContext(g, plan, features, options, buildOutput);
   for (const c of plan.order) {
     if (c.kind === "pool") ctx.group(c);

@@ -1,6 +1,6 @@
 import type { DispatchMode, ModelPlan, Planned, PlannedPool } from "../../plan/plan.js";
 import { runAllRows, type ExpertGroup } from "../dispatch.js";
-import type { FeatureGraph } from "../features.js";
+import type { FeatureGraph } from "../features/common.js";
 import { mlpParams, type MlpShape } from "../layers.js";
 import type { Graph } from "../ops.js";
 import type { Tensor } from "../tensor.js";
