@@ -121,8 +121,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): Promise<TrainResult> {
-  const t = spec.train;
+/**
+ * Where a run starts: for `--resume`, the newest readable checkpoint of the run recorded in the folder
+ * (refused when the spec or shaping flags changed, or when only unreadable checkpoints are there); for a
+ * new run, its record is written.
+ */
+function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): { data: ModelData; resumeFrom?: string } {
   const out = options.out;
   const ckptDir = join(out, "checkpoints");
   let data = summary.data;
@@ -150,7 +154,14 @@ async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSum
   if (!resumeFrom) {
     writeRunRecord(out, { spec, data: options.train, ...(options.valid ? { valid: options.valid } : {}), started: new Date().toISOString() });
   }
+  return { data, resumeFrom };
+}
 
+async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): Promise<TrainResult> {
+  const t = spec.train;
+  const out = options.out;
+  const ckptDir = join(out, "checkpoints");
+  const { data, resumeFrom } = startingPoint(options, spec, summary, log);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
   const session = await createSession(step.model, { ep: options.ep, threads: options.threads });
   const sig = step.signature;
