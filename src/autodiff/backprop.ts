@@ -1,7 +1,8 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import type { Graph } from "../graph/ops.js";
 import type { Tensor } from "../graph/tensor.js";
-import { gradRules, nonDifferentiable } from "./rules.js";
+import { isDifferentiable, nonDifferentiableOps } from "../graph/op-types.js";
+import { gradRules } from "./rules.js";
 
 /**
  * Reverse-mode differentiation of `loss` (a scalar) with respect to `wrt`, appending the backward ops to
@@ -12,7 +13,7 @@ export function backprop(g: Graph, loss: Tensor, wrt: Tensor[]): Map<string, Ten
   const forward = [...g.nodes];
   const reaches = new Set(wrt.map((t) => t.name));
   for (const n of forward) {
-    if (nonDifferentiable.has(n.opType)) continue;
+    if (nonDifferentiableOps.has(n.opType)) continue;
     if (!n.inputs.some((i) => reaches.has(i))) continue;
     for (const o of n.outputs) if (g.values.get(o)?.dtype === "float32") reaches.add(o);
   }
@@ -24,12 +25,12 @@ export function backprop(g: Graph, loss: Tensor, wrt: Tensor[]): Map<string, Ten
   };
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
-    if (nonDifferentiable.has(node.opType)) continue;
+    if (nonDifferentiableOps.has(node.opType)) continue;
     const dOut = node.outputs.map((o) => grads.get(o));
     if (dOut.every((d) => d === undefined)) continue;
     if (!node.inputs.some((name) => reaches.has(name))) continue;
+    compilerAssert(isDifferentiable(node.opType), `no gradient rule for ${node.opType} (${node.name})`);
     const rule = gradRules[node.opType];
-    compilerAssert(rule !== undefined, `no gradient rule for ${node.opType} (${node.name})`);
     const inputs = node.inputs.map((name) => g.values.get(name)!);
     const outputs = node.outputs.map((name) => g.values.get(name)!);
     const inGrads = g.scope(`grad`, () => rule({ g, node, inputs, outputs, dOut }));

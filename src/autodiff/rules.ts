@@ -1,6 +1,7 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import type { Node } from "../graph/builder.js";
 import type { Graph } from "../graph/ops.js";
+import type { DifferentiableOp } from "../graph/op-types.js";
 import type { Dim, Tensor } from "../graph/tensor.js";
 
 export interface GradContext {
@@ -15,11 +16,6 @@ export interface GradContext {
 /** Returns one gradient per input (undefined where the input is not differentiable or unaffected). */
 export type GradRule = (c: GradContext) => (Tensor | undefined)[];
 
-/** Ops whose outputs carry no gradient (integer/boolean results, or index choices). */
-export const nonDifferentiable = new Set([
-  "Equal", "Greater", "GreaterOrEqual", "Less", "And", "Or", "Not", "IsNaN", "NonZero", "CumSum", "Shape", "Size",
-  "ConstantOfShape", "LabelEncoder", "StringSplit", "Floor", "Sin", "Cos",
-]);
 
 /** Sums `grad` down to `shape` (undoing numpy broadcasting: leading axes and axes where shape has 1). */
 export function unbroadcast(g: Graph, grad: Tensor, shape: readonly Dim[]): Tensor {
@@ -43,7 +39,7 @@ const swapLast = (g: Graph, x: Tensor) => {
  * One rule per op kind the model builder emits. The engine (backprop.ts) walks the graph, sums fan-out
  * and only asks for gradients of inputs that lead to parameters.
  */
-export const gradRules: Record<string, GradRule> = {
+export const gradRules: Record<DifferentiableOp, GradRule> = {
   Identity: ({ dOut }) => [dOut[0]],
   Add: ({ g, inputs: [a, b], dOut: [d] }) => [unbroadcast(g, d!, a.shape), unbroadcast(g, d!, b.shape)],
   Sub: ({ g, inputs: [a, b], dOut: [d] }) => [unbroadcast(g, d!, a.shape), unbroadcast(g, g.neg(d!), b.shape)],
@@ -89,29 +85,29 @@ export const gradRules: Record<string, GradRule> = {
     b.dtype === "float32" ? unbroadcast(g, g.where(c, g.scalar(0), d!), b.shape) : undefined,
   ],
   Cast: () => [undefined],
-  Reshape: ({ g, inputs: [x], dOut: [d] }) => [g.node("Reshape", [d!, g.shapeOf(x)], {}, [{ dtype: x.dtype, shape: [...x.shape] }])[0], undefined],
-  Flatten: ({ g, inputs: [x], dOut: [d] }) => [g.node("Reshape", [d!, g.shapeOf(x)], {}, [{ dtype: x.dtype, shape: [...x.shape] }])[0]],
+  Reshape: ({ g, inputs: [x], dOut: [d] }) => [g.reshapeAs(d!, x), undefined],
+  Flatten: ({ g, inputs: [x], dOut: [d] }) => [g.reshapeAs(d!, x)],
   Transpose: ({ g, node, dOut: [d] }) => {
     const perm = node.attributes.perm as number[];
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return [g.transpose(d!, inverse)];
   },
-  Unsqueeze: ({ g, inputs: [x], dOut: [d] }) => [g.node("Reshape", [d!, g.shapeOf(x)], {}, [{ dtype: x.dtype, shape: [...x.shape] }])[0], undefined],
-  Squeeze: ({ g, inputs: [x], dOut: [d] }) => [g.node("Reshape", [d!, g.shapeOf(x)], {}, [{ dtype: x.dtype, shape: [...x.shape] }])[0], undefined],
+  Unsqueeze: ({ g, inputs: [x], dOut: [d] }) => [g.reshapeAs(d!, x), undefined],
+  Squeeze: ({ g, inputs: [x], dOut: [d] }) => [g.reshapeAs(d!, x), undefined],
   Expand: ({ g, inputs: [x], dOut: [d] }) => [unbroadcast(g, d!, x.shape), undefined],
   ReduceSum: ({ g, node, inputs: [x], dOut: [d] }) => [expandBack(g, node, x, d!), undefined],
   ReduceMean: ({ g, node, inputs: [x], outputs: [y], dOut: [d] }) => {
-    const count = g.div(g.cast(g.node("Size", [x], {}, [{ dtype: "int64", shape: [] }])[0], "float32"), g.cast(g.node("Size", [y], {}, [{ dtype: "int64", shape: [] }])[0], "float32"));
+    const count = g.div(g.cast(g.size(x), "float32"), g.cast(g.size(y), "float32"));
     return [g.div(expandBack(g, node, x, d!), count), undefined];
   },
   Concat: ({ g, node, inputs, dOut: [d] }) => {
     const axis = node.attributes.axis as number;
     const sizes = inputs.map((x) => x.shape[axis]);
     if (sizes.every((s) => typeof s === "number")) {
-      return g.node("Split", [d!, g.ints(sizes as number[])], { axis }, inputs.map((x) => ({ dtype: x.dtype, shape: [...x.shape] })));
+      return g.splitLike(d!, g.ints(sizes as number[]), axis, inputs);
     }
     const runtime = g.concat(inputs.map((x) => g.gather(g.shapeOf(x), g.ints([axis]))), 0);
-    return g.node("Split", [d!, runtime], { axis }, inputs.map((x) => ({ dtype: x.dtype, shape: [...x.shape] })));
+    return g.splitLike(d!, runtime, axis, inputs);
   },
   Split: ({ g, node, outputs, dOut }) => {
     const axis = node.attributes.axis as number;
@@ -126,7 +122,7 @@ export const gradRules: Record<string, GradRule> = {
     return [g.scatterND(zeros, indices, d!, "add"), undefined];
   },
   GatherElements: ({ g, node, inputs: [data, idx], dOut: [d] }) => [
-    g.node("ScatterElements", [zerosLike(g, data), idx, d!], { axis: node.attributes.axis as number, reduction: "add" }, [{ dtype: data.dtype, shape: [...data.shape] }])[0],
+    g.scatterElementsAdd(zerosLike(g, data), idx, d!, node.attributes.axis as number),
     undefined,
   ],
   TopK: ({ g, inputs: [x], outputs: [, indices], dOut: [d] }) => [

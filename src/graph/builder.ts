@@ -1,5 +1,6 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import type { AttrValue, DType, Dim, Tensor, TensorData } from "./tensor.js";
+import type { OpType } from "./op-types.js";
 
 export interface Node {
   readonly name: string;
@@ -137,7 +138,7 @@ export class GraphBuilder {
   }
 
   /** Adds a node; output types come from the op constructor's shape inference. */
-  node(opType: string, inputs: (Tensor | undefined)[], attributes: Record<string, AttrValue>, outputs: { dtype: DType; shape: Dim[] }[],
+  node(opType: OpType, inputs: (Tensor | undefined)[], attributes: Record<string, AttrValue>, outputs: { dtype: DType; shape: Dim[] }[],
     outputName?: string, domain = ""): Tensor[] {
     const outs = outputs.map((o, i) => ({
       name: outputName && i === 0 ? this.claim(outputName) : this.fresh(`${opType}${outputs.length > 1 ? `_out${i}` : ""}`),

@@ -1,5 +1,6 @@
 import { compilerAssert } from "../diagnostics/diagnostic.js";
 import { GraphBuilder } from "./builder.js";
+import type { OpType } from "./op-types.js";
 import { broadcastShapes, ONNX_ELEM_TYPE, type DType, type Dim, type Tensor } from "./tensor.js";
 import { SEED_INPUT } from "./names.js";
 
@@ -33,7 +34,8 @@ export class Graph extends GraphBuilder {
   }
 
   // ---- elementwise
-  private binary(op: string, a: Tensor, b: Tensor, dtype: DType = a.dtype): Tensor {
+  private binary(op: OpType, a: Tensor, b: Tensor, dtype: DType = a.dtype): Tensor {
+    compilerAssert(a.dtype === b.dtype, `${op} of ${a.dtype} ${a.name} and ${b.dtype} ${b.name}`);
     return this.node(op, [a, b], {}, [{ dtype, shape: broadcastShapes(a.shape, b.shape, op) }])[0];
   }
   add(a: Tensor, b: Tensor) { return this.binary("Add", a, b); }
@@ -50,7 +52,7 @@ export class Graph extends GraphBuilder {
   and(a: Tensor, b: Tensor) { return this.binary("And", a, b, "bool"); }
   or(a: Tensor, b: Tensor) { return this.binary("Or", a, b, "bool"); }
 
-  private unary(op: string, x: Tensor, attrs: Record<string, number> = {}, dtype: DType = x.dtype): Tensor {
+  private unary(op: OpType, x: Tensor, attrs: Record<string, number> = {}, dtype: DType = x.dtype): Tensor {
     return this.node(op, [x], attrs, [{ dtype, shape: [...x.shape] }])[0];
   }
   relu(x: Tensor) { return this.unary("Relu", x); }
@@ -72,6 +74,7 @@ export class Graph extends GraphBuilder {
     return this.node("Cast", [x], { to: ONNX_ELEM_TYPE[to] }, [{ dtype: to, shape: [...x.shape] }])[0];
   }
   where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+    compilerAssert(cond.dtype === "bool" && a.dtype === b.dtype, `Where(${cond.dtype}, ${a.dtype}, ${b.dtype})`);
     const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "Where"), b.shape, "Where");
     return this.node("Where", [cond, a, b], {}, [{ dtype: a.dtype, shape }])[0];
   }
@@ -79,6 +82,7 @@ export class Graph extends GraphBuilder {
   // ---- linear algebra and normalisation
   matmul(a: Tensor, b: Tensor): Tensor {
     compilerAssert(a.shape.length >= 2 && b.shape.length >= 2, `MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
+    compilerAssert(a.dtype === "float32" && b.dtype === "float32", `MatMul of ${a.dtype} and ${b.dtype}`);
     const k1 = a.shape[a.shape.length - 1];
     const k2 = b.shape[b.shape.length - 2];
     compilerAssert(typeof k1 !== "number" || typeof k2 !== "number" || k1 === k2, `MatMul inner dims differ: [${a.shape}] @ [${b.shape}]`);
@@ -100,6 +104,7 @@ export class Graph extends GraphBuilder {
 
   // ---- shape manipulation
   concat(xs: Tensor[], axis: number): Tensor {
+    compilerAssert(xs.every((x) => x.dtype === xs[0].dtype), `Concat of ${xs.map((x) => x.dtype).join(", ")}`);
     if (xs.length === 1) return xs[0];
     const rank = xs[0].shape.length;
     const a = normAxis(axis, rank);
@@ -152,6 +157,21 @@ export class Graph extends GraphBuilder {
     return this.node("Split", [x, sizes], { axis: 0 }, names.slice(0, parts).map((n) => ({ dtype: x.dtype, shape: [n, ...x.shape.slice(1)] })));
   }
 
+  /** Splits `x` along `axis` into pieces shaped like `likes` (sizes a constant or runtime int64 tensor). */
+  splitLike(x: Tensor, sizes: Tensor, axis: number, likes: Tensor[]): Tensor[] {
+    return this.node("Split", [x, sizes], { axis }, likes.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })));
+  }
+
+  /** `x` reshaped to the (runtime) shape of `like`, keeping `like`'s static shape. */
+  reshapeAs(x: Tensor, like: Tensor): Tensor {
+    return this.node("Reshape", [x, this.shapeOf(like)], {}, [{ dtype: like.dtype, shape: [...like.shape] }])[0];
+  }
+
+  /** Number of elements of `x`, an int64 scalar. */
+  size(x: Tensor): Tensor {
+    return this.node("Size", [x], {}, [{ dtype: "int64", shape: [] }])[0];
+  }
+
   // ---- indexing
   gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
     const a = normAxis(axis, data.shape.length);
@@ -163,6 +183,9 @@ export class Graph extends GraphBuilder {
   }
   gatherND(data: Tensor, indices: Tensor, dims: Dim[]): Tensor {
     return this.node("GatherND", [data, indices], {}, [{ dtype: data.dtype, shape: dims }])[0];
+  }
+  scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
+    return this.node("ScatterElements", [data, indices, updates], { axis, reduction: "add" }, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
   }
   scatterND(data: Tensor, indices: Tensor, updates: Tensor, reduction?: "add"): Tensor {
     return this.node("ScatterND", [data, indices, updates], reduction ? { reduction } : {}, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
@@ -186,7 +209,7 @@ export class Graph extends GraphBuilder {
   }
 
   // ---- reductions (axes moved from attribute to input in opset 13 for ReduceSum, 18 for the rest)
-  private reduce(op: string, x: Tensor, axes: number[], keepdims: boolean): Tensor {
+  private reduce(op: "ReduceSum" | "ReduceMean" | "ReduceMax", x: Tensor, axes: number[], keepdims: boolean): Tensor {
     const norm = axes.map((a) => normAxis(a, x.shape.length));
     const shape = keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
     const axesAsInput = op === "ReduceSum" ? this.opset >= 13 : this.opset >= 18;
