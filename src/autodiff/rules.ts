@@ -122,11 +122,11 @@ export const gradRules: Record<DifferentiableOp, GradRule> = {
     return [g.scatterND(zeros, indices, d!, "add"), undefined];
   },
   GatherElements: ({ g, node, inputs: [data, idx], dOut: [d] }) => [
-    g.scatterElementsAdd(zerosLike(g, data), idx, d!, node.attributes.axis as number),
+    g.scatterElements(zerosLike(g, data), idx, d!, node.attributes.axis as number, "add"),
     undefined,
   ],
   TopK: ({ g, inputs: [x], outputs: [, indices], dOut: [d] }) => [
-    d ? g.node("ScatterElements", [zerosLike(g, x), indices, d], { axis: -1 }, [{ dtype: x.dtype, shape: [...x.shape] }])[0] : undefined,
+    d ? g.scatterElements(zerosLike(g, x), indices, d, -1) : undefined,
     undefined,
   ],
   LayerNormalization: () => {

@@ -184,8 +184,9 @@ export class Graph extends GraphBuilder {
   gatherND(data: Tensor, indices: Tensor, dims: Dim[]): Tensor {
     return this.node("GatherND", [data, indices], {}, [{ dtype: data.dtype, shape: dims }])[0];
   }
-  scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
-    return this.node("ScatterElements", [data, indices, updates], { axis, reduction: "add" }, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
+  /** `data` with `updates` written at `indices` along `axis` (added, with `reduction: "add"`). */
+  scatterElements(data: Tensor, indices: Tensor, updates: Tensor, axis: number, reduction?: "add"): Tensor {
+    return this.node("ScatterElements", [data, indices, updates], reduction ? { axis, reduction } : { axis }, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
   }
   scatterND(data: Tensor, indices: Tensor, updates: Tensor, reduction?: "add"): Tensor {
     return this.node("ScatterND", [data, indices, updates], reduction ? { reduction } : {}, [{ dtype: data.dtype, shape: [...data.shape] }])[0];
