@@ -33,10 +33,18 @@ export function backprop(g: Graph, loss: Tensor, wrt: Tensor[]): Map<string, Ten
     const rule = gradRules[node.opType];
     const inputs = node.inputs.map((name) => g.values.get(name)!);
     const outputs = node.outputs.map((name) => g.values.get(name)!);
-    const inGrads = g.scope(`grad`, () => rule({ g, node, inputs, outputs, dOut }));
+    // Backward nodes are named after the forward node they differentiate.
+    const inGrads = g.scope(`grad.${node.name}`, () => rule({ g, node, inputs, outputs, dOut }));
+    // One gradient per input (an axes input that older opsets carry as an attribute simply has none).
+    compilerAssert(inGrads.length >= node.inputs.length && inGrads.slice(node.inputs.length).every((x) => x === undefined),
+      `${node.opType} rule returned ${inGrads.length} gradients for ${node.inputs.length} inputs`);
     node.inputs.forEach((name, j) => {
       const grad = inGrads[j];
-      if (grad && reaches.has(name)) accumulate(name, grad);
+      if (!grad || !reaches.has(name)) return;
+      const x = inputs[j];
+      compilerAssert(grad.shape.length === x.shape.length && grad.shape.every((d, k) => typeof d !== "number" || typeof x.shape[k] !== "number" || d === x.shape[k]),
+        `gradient of ${name} has shape [${grad.shape}], the value [${x.shape}] (${node.opType})`);
+      accumulate(name, grad);
     });
   }
   const out = new Map<string, Tensor>();

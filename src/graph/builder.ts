@@ -137,6 +137,22 @@ export class GraphBuilder {
     return Array.from(init.data as ArrayLike<number | bigint>, Number);
   }
 
+  /**
+   * The nodes some graph output depends on, in order. A backward rule computes the gradient of every
+   * input of its node, and some of those lead nowhere (an index input, a constant); they are not emitted.
+   */
+  liveNodes(): Node[] {
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const live: boolean[] = new Array(this.nodes.length).fill(false);
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => needed.has(o))) continue;
+      live[i] = true;
+      for (const input of n.inputs) if (input) needed.add(input);
+    }
+    return this.nodes.filter((_, i) => live[i]);
+  }
+
   /** Adds a node; output types come from the op constructor's shape inference. */
   node(opType: OpType, inputs: (Tensor | undefined)[], attributes: Record<string, AttrValue>, outputs: { dtype: DType; shape: Dim[] }[],
     outputName?: string, domain = ""): Tensor[] {

@@ -31,11 +31,15 @@ const EXTERNAL_MIN_TENSOR = 1024;
 /** Serialises a built graph to ONNX protobuf bytes; the same graph always gives the same bytes. */
 export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
   const info = opsetInfo(g.opset);
-  const total = g.initializers.reduce((n, t) => n + byteLength(t), 0);
+  const nodes = g.liveNodes();
+  // Constants only dead nodes read go with them; parameters always stay (checkpoints map onto them).
+  const used = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
+  const initializers = g.initializers.filter((t) => used.has(t.name) || g.parameters.has(t.name));
+  const total = initializers.reduce((n, t) => n + byteLength(t), 0);
   const external = total > (options.externalDataAbove ?? EXTERNAL_TOTAL);
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  const initializer = g.initializers.map((t) => {
+  const initializer = initializers.map((t) => {
     const proto = tensorProto(t.name, t);
     if (external && byteLength(t) >= EXTERNAL_MIN_TENSOR && t.dtype !== "string") {
       const bytes = proto.rawData as Uint8Array;
@@ -65,7 +69,7 @@ export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: "mdrc",
-      node: g.nodes.map((n) => ({
+      node: nodes.map((n) => ({
         name: n.name,
         opType: n.opType,
         domain: n.domain,

@@ -5,25 +5,14 @@ import { compileInference } from "../../src/compiler/inference.js";
 import { embeddingTable } from "../../src/graph/names.js";
 import { encodeBatch, type RawRow } from "../../src/runtime/batch.js";
 import { randomRows, syntheticData } from "../helpers/models.js";
-import { compileText } from "../helpers/specs.js";
+import { compileText, everyFieldKind } from "../helpers/specs.js";
 import { trainHarness } from "../helpers/train.js";
 
 // Hashed, range, shared-table and multi-valued fields, every numeric transform, a STAR layer (without
 // partitioned normalisation, whose batch statistics differ from the running ones by design) and gates.
 const spec = compileText(`
 model consistent {
-  domain d { column: "dom", values: [a, b, c], unknown: fallback, fallback: b }
-  features {
-    categorical item { dim: 4 }
-    categorical clicked { table: item }
-    categorical tag { hash_buckets: 7, dim: 3 }
-    categorical slot { range: [1, 5], dim: 2 }
-    multi_categorical bag { dim: 3, pooling: mean, separator: ";" }
-    numeric price { transform: log1p }
-    numeric raw { transform: none, missing: zero }
-    numeric age { transform: bucketize, boundaries: [0, 5, 10], dim: 2 }
-  }
-  experts base { count: 2, layers: [6] }
+${everyFieldKind}  experts base { count: 2, layers: [6] }
   experts routed { scope: routed, count: 4, layers: [6] }
   gate router { per: all, pools: [routed], type: topk, k: 2, always_on: [base] }
   star s { input: router, layers: [5], partitioned_norm: false, aux_layers: [3] }

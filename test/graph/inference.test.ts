@@ -3,26 +3,13 @@ import { test } from "node:test";
 import type { Spec } from "../../src/spec/types.js";
 import { randomModel, randomRows, runOrt, syntheticData } from "../helpers/models.js";
 import { referenceForward } from "../reference/model.js";
-import { compileText, exampleNames, readExample } from "../helpers/specs.js";
+import { compileText, everyFieldKind, exampleNames, readExample } from "../helpers/specs.js";
 
 /** Constructs the examples do not use: layer norm, gelu/silu, before-softmax top-k, gated always-on
  * experts, hashed and shared tables, sum pooling, log1p/none, a top-k gate over per-domain experts. */
 const kitchenSink = `
 model sink {
-  domain d { column: "dom", values: [a, b, c], unknown: fallback, fallback: b }
-  features {
-    categorical item { dim: 4 }
-    categorical clicked { table: item }
-    categorical tag { hash_buckets: 7, dim: 3 }
-    categorical slot { range: [1, 5], dim: 2 }
-    multi_categorical bag { dim: 3, pooling: sum, separator: ";" }
-    numeric price { transform: log1p }
-    numeric raw { transform: none }
-    numeric age { transform: bucketize, boundaries: [0, 5, 10], dim: 2 }
-    numeric fee { missing: constant, fill: 3 }
-    numeric visits { transform: log1p, missing: zero }
-  }
-  experts base { count: 2, layers: [6, 5], activation: gelu, layer_norm: true }
+${everyFieldKind}  experts base { count: 2, layers: [6, 5], activation: gelu, layer_norm: true }
   experts own { scope: per_domain, count: 2, layers: [5], activation: silu }
   gate pick { per: domain, pools: [base, own], type: topk, k: 2, topk_order: before_softmax }
   experts routed { scope: routed, count: 4, layers: [5], input: pick, activation: tanh }

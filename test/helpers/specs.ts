@@ -35,3 +35,20 @@ export const cesaaArch = `
   gate router { per: all, pools: [specific], type: topk, k: 2, inputs: [features, domain], always_on: [shared] }
   tower head { input: router, layers: [8] }
 `;
+
+/** A domain with a fallback and every kind of field: shared, hashed, range and multi-valued tables, every numeric transform and missing policy. */
+export const everyFieldKind = `
+  domain d { column: "dom", values: [a, b, c], unknown: fallback, fallback: b }
+  features {
+    categorical item { dim: 4 }
+    categorical clicked { table: item }
+    categorical tag { hash_buckets: 7, dim: 3 }
+    categorical slot { range: [1, 5], dim: 2 }
+    multi_categorical bag { dim: 3, pooling: sum, separator: ";" }
+    numeric price { transform: log1p }
+    numeric raw { transform: none }
+    numeric age { transform: bucketize, boundaries: [0, 5, 10], dim: 2 }
+    numeric fee { missing: constant, fill: 3 }
+    numeric visits { transform: log1p, missing: zero }
+  }
+`;
