@@ -1,8 +1,9 @@
 import type { DiagnosticName } from "../diagnostics/codes.js";
 import { createDiagnostic, type Diagnostic, type DiagnosticInit } from "../diagnostics/diagnostic.js";
 import { didYouMean } from "../diagnostics/suggest.js";
+import { getPath } from "../spec/normalize.js";
 import type { SourceMap } from "../spec/source-map.js";
-import { FEATURES, type GateSpec, type Spec } from "../spec/types.js";
+import { FEATURES, type Spec } from "../spec/types.js";
 import type { Component, Report } from "./context.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
@@ -11,10 +12,9 @@ import { componentWidths } from "./widths.js";
 type Raw = Record<string, unknown>;
 
 /**
- * Semantic rules over a schema-valid spec: names resolve, options agree, the dataflow is acyclic.
- * Also fills the defaults that depend on other values (a gate's input, embedding_lr, optimizer constants),
- * so the returned spec is canonical. `explicit` is the spec as written, before schema defaults, so that
- * "you set X, which contradicts Y" is only said of what the user actually set.
+ * Semantic rules over a schema-valid spec with its derived defaults filled: names resolve, options agree,
+ * the dataflow is acyclic. A pure query: it reads the spec and returns diagnostics. `explicit` is the spec as
+ * written, before defaults, so that "you set X, which contradicts Y" is only said of what the user set.
  */
 export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -99,36 +99,8 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
   checkTrain(spec, report, wasSet);
   if (!out.some((d) => d.severity === "error")) {
     checkWidths(spec, report);
-    pruneInapplicable(spec);
   }
   return out;
-}
-
-/**
- * Schema defaults are filled blindly; the canonical spec keeps only options that mean something where
- * they stand (no `renormalize` on a softmax gate, no `min_count` on a hashed field), so that reading the
- * canonical JSON back yields the same spec and no "ineffective option" warnings.
- */
-function pruneInapplicable(spec: Spec): void {
-  for (const f of spec.features) {
-    if (f.kind !== "numeric" && (f.hash_buckets !== undefined || f.range !== undefined || f.table !== undefined)) {
-      delete (f as { min_count?: number }).min_count;
-    }
-  }
-  for (const g of spec.gates) {
-    const loose = g as Partial<GateSpec>;
-    if (g.type !== "topk") {
-      delete loose.topk_order;
-      delete loose.renormalize;
-      delete loose.dispatch;
-    } else if (g.topk_order === "before_softmax") {
-      delete loose.renormalize;
-    }
-    if (!g.inputs.includes("domain")) delete loose.domain_dim;
-    if (g.always_on.length === 0) delete loose.always_on_combine;
-  }
-  for (const s of spec.stars) if (s.aux_layers.length === 0) delete (s as { aux_dim?: number }).aux_dim;
-  for (const f of spec.features) if (f.kind === "numeric" && f.missing !== "constant") delete f.fill;
 }
 
 function checkWidths(spec: Spec, report: Report): void {
@@ -178,14 +150,6 @@ function findCycle(spec: Spec): string[] | undefined {
   return undefined;
 }
 
-function getPath(obj: unknown, path: string): unknown {
-  let cur = obj;
-  for (const part of path.split("/").filter(Boolean)) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
-  }
-  return cur;
-}
 
 function article(what: string): string {
   return /^[aeiou]/i.test(what) ? `an ${what}` : `a ${what}`;

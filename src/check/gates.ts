@@ -66,6 +66,5 @@ export function checkGate(spec: Spec, g: GateSpec, path: string, resolve: Resolv
     report("ineffective-option", `${path}/domain_dim`, { message: "'domain_dim' is set but the gate does not read the domain.", hint: "Add domain to `inputs`, or remove it." }, "key");
   }
   if (wasSet(`${path}/input`)) resolve(`${path}/input`, g.input, ["pool", "gate", "star"], true);
-  else g.input = pools[0]?.input ?? FEATURES;
 }
 

@@ -7,7 +7,6 @@ import type { Report, WasSet } from "./context.js";
 
 export function checkDomain(spec: Spec, report: Report, wasSet: WasSet): void {
   const d = spec.domain;
-  d.column ??= d.name;
   if (d.values.length === 0) {
     report("empty-domain-list", "/domain/values", { message: "The domain lists no values.", hint: "List the domain values in id order: `values: [search, feed]`." });
   }
@@ -16,17 +15,13 @@ export function checkDomain(spec: Spec, report: Report, wasSet: WasSet): void {
     if (seen.has(v)) report("duplicate-domain-value", `/domain/values/${i}`, { message: `The domain value '${v}' is listed twice.`, hint: "List each value once." });
     seen.add(v);
   });
-  const weights: Record<string, number> = {};
-  for (const v of d.values) weights[v] = 1;
-  for (const [v, w] of Object.entries(d.weights ?? {})) {
+  for (const [v, w] of Object.entries(d.weights)) {
     const path = joinPath("/domain/weights", v);
     if (!seen.has(v)) {
       report("unknown-reference", path, { message: `'${v}' is not a listed domain value.`, hint: didYouMean(v, d.values) ?? `Values: ${d.values.join(", ")}.` }, "key");
     }
     if (w < 0) report("negative-weight", path, { message: `The loss weight of domain '${v}' is negative (${w}).`, hint: "Use 0 to ignore a domain's loss." });
-    weights[v] = w;
   }
-  d.weights = weights;
   if (d.unknown === "fallback" && d.fallback === undefined) {
     report("missing-property", "/domain/unknown", { message: "`unknown: fallback` needs a `fallback` value.", hint: "Add `fallback: <one of the values>`." });
   } else if (d.unknown !== "fallback" && wasSet("/domain/fallback")) {
@@ -43,7 +38,6 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
   const byName = new Map<string, number>();
   spec.features.forEach((f, i) => {
     const path = `/features/${i}`;
-    f.column ??= f.name;
     if (byName.has(f.name)) report("duplicate-name", `${path}/name`, { message: `There is already a feature named '${f.name}'.`, hint: "Give each feature its own name." });
     if (f.column === spec.label) {
       report("contradictory-options", wasSet(`${path}/column`) ? `${path}/column` : `${path}/name`, {
@@ -65,7 +59,6 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
       if (f.boundaries?.some((b, j) => j > 0 && b <= f.boundaries![j - 1])) {
         report("out-of-range", `${path}/boundaries`, { message: "Bucket boundaries must be strictly increasing.", hint: "Sort them and remove repeats." });
       }
-      if (bucketize) f.dim ??= 8;
       if (f.missing === "constant" && f.fill === undefined) {
         report("missing-property", `${path}/missing`, { message: "`missing: constant` needs a `fill` value.", hint: "Add `fill: <number>`." });
       } else if (f.missing !== "constant" && wasSet(`${path}/fill`)) {
@@ -116,7 +109,6 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
         hint: "Remove `dim`: a shared table has its owner's width.",
       });
     }
-    f.dim = owner.dim;
   });
   // Multi-valued cells are text split inside the graph; integer ranges are read as numbers.
   spec.features.forEach((f, i) => {
@@ -144,10 +136,10 @@ export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
   }
   const routerLoss = (["mutual_information", "load_balance"] as const).filter((k) => loss[k] > 0);
   const routers = spec.gates.filter((g) => g.per === "all");
-  if (loss.router !== undefined) {
+  if (wasSet("/loss/router")) {
     const g = spec.gates.find((x) => x.name === loss.router);
     if (!g) {
-      report("unknown-reference", "/loss/router", { message: `There is no gate named '${loss.router}'.`, hint: didYouMean(loss.router, spec.gates.map((x) => x.name)) ?? "Name a gate with `per: all`." });
+      report("unknown-reference", "/loss/router", { message: `There is no gate named '${loss.router}'.`, hint: didYouMean(loss.router!, spec.gates.map((x) => x.name)) ?? "Name a gate with `per: all`." });
     } else if (g.per !== "all") {
       report("contradictory-options", "/loss/router", { message: `'${g.name}' is a per-domain gate, not a router.`, hint: "Router losses need a gate with `per: all`." });
     }
@@ -165,15 +157,11 @@ export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
       message: `'${routerLoss[0]}' could apply to any of ${routers.map((g) => `'${g.name}'`).join(", ")}.`,
       hint: `Add \`router: ${routers[0].name}\` to the loss section.`,
     }, "key");
-  } else {
-    loss.router = routers[0].name;
   }
-  void wasSet;
 }
 
 export function checkTrain(spec: Spec, report: Report, wasSet: WasSet): void {
   const t = spec.train;
-  t.embedding_lr ??= t.lr;
   const only: Record<string, string> = { momentum: "sgd", beta1: "adam", beta2: "adam" };
   for (const [key, optimizer] of Object.entries(only)) {
     if (wasSet(`/train/${key}`) && t.optimizer !== optimizer) {
@@ -182,15 +170,6 @@ export function checkTrain(spec: Spec, report: Report, wasSet: WasSet): void {
   }
   if (wasSet("/train/eps") && t.optimizer === "sgd") {
     report("contradictory-options", "/train/eps", { message: "'eps' has no meaning for sgd.", hint: "Remove it, or use adam or adagrad." }, "key");
-  }
-  if (t.optimizer === "adam") {
-    t.beta1 ??= 0.9;
-    t.beta2 ??= 0.999;
-    t.eps ??= 1e-8;
-  } else if (t.optimizer === "adagrad") {
-    t.eps ??= 1e-10;
-  } else {
-    t.momentum ??= 0;
   }
 }
 

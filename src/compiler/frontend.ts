@@ -10,6 +10,7 @@ import { validateAgainstSchema } from "../spec/schema.js";
 import type { SourceMap } from "../spec/source-map.js";
 import type { Spec } from "../spec/types.js";
 import { resolve } from "../plan/resolve.js";
+import { fillDerivedDefaults, getPath, pruneInapplicable } from "../spec/normalize.js";
 import { checkSize } from "../plan/size.js";
 import type { Report } from "../check/context.js";
 
@@ -79,8 +80,10 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   diagnostics.push(...validateAgainstSchema(raw, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
   const spec = raw as unknown as Spec;
+  fillDerivedDefaults(spec, (path) => getPath(explicit, path) !== undefined);
   diagnostics.push(...checkSpec(spec, explicit, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
+  pruneInapplicable(spec);
   // What cannot be built on this machine is refused before anything allocates it.
   const report: Report = (name, path, init, at = "value") =>
     diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
