@@ -1,6 +1,6 @@
 import { didYouMean } from "../diagnostics/suggest.js";
 import { joinPath } from "../spec/source-map.js";
-import type { Spec } from "../spec/types.js";
+import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import type { Report, WasSet } from "./context.js";
 
 // Rules for the sections that hold no components: domain, features, loss, train.
@@ -39,53 +39,62 @@ export function checkFeatures(spec: Spec, report: Report, wasSet: WasSet): void 
   spec.features.forEach((f, i) => {
     const path = `/features/${i}`;
     if (byName.has(f.name)) report("duplicate-name", `${path}/name`, { message: `There is already a feature named '${f.name}'.`, hint: "Give each feature its own name." });
+    else byName.set(f.name, i);
     if (f.column === spec.label) {
       report("contradictory-options", wasSet(`${path}/column`) ? `${path}/column` : `${path}/name`, {
         message: `Feature '${f.name}' reads the label column '${spec.label}': the model would see the answer.`,
         hint: "Read another column, or set the model's `label:` to the right column.",
       });
     }
-    else byName.set(f.name, i);
-    if (f.kind === "numeric") {
-      const bucketize = f.transform === "bucketize";
-      if (bucketize && !f.boundaries) {
-        report("missing-property", `${path}/transform`, { message: "`transform: bucketize` needs `boundaries`.", hint: "Add `boundaries: [b1, b2, …]`, increasing." });
-      }
-      for (const key of ["boundaries", "dim"] as const) {
-        if (!bucketize && wasSet(`${path}/${key}`)) {
-          report("contradictory-options", `${path}/${key}`, { message: `'${key}' only applies to \`transform: bucketize\`, not '${f.transform}'.`, hint: `Remove '${key}' or set \`transform: bucketize\`.` }, "key");
-        }
-      }
-      if (f.boundaries?.some((b, j) => j > 0 && b <= f.boundaries![j - 1])) {
-        report("out-of-range", `${path}/boundaries`, { message: "Bucket boundaries must be strictly increasing.", hint: "Sort them and remove repeats." });
-      }
-      if (f.missing === "constant" && f.fill === undefined) {
-        report("missing-property", `${path}/missing`, { message: "`missing: constant` needs a `fill` value.", hint: "Add `fill: <number>`." });
-      } else if (f.missing !== "constant" && wasSet(`${path}/fill`)) {
-        report("contradictory-options", `${path}/fill`, { message: `'fill' is set but missing values are handled by '${f.missing}'.`, hint: "Set `missing: constant`, or remove `fill`." }, "key");
-      }
-      const marker = f.missing_values.find((v) => v.trim() !== "" && !Number.isNaN(Number(v)));
-      if (marker !== undefined) {
-        report("invalid-value", `${path}/missing_values/${f.missing_values.indexOf(marker)}`, {
-          message: `'${marker}' is a number, so it cannot also mean missing.`,
-          hint: "List only non-numeric markers such as \"?\" or \"N/A\"; to treat a number as missing, clean the data.",
-        });
-      }
-      return;
-    }
-    const vocabKeys = ["hash_buckets", "range", "table"].filter((k) => wasSet(`${path}/${k}`));
-    if (vocabKeys.length > 1 || (vocabKeys.length === 1 && wasSet(`${path}/min_count`))) {
-      const keys = wasSet(`${path}/min_count`) ? [...vocabKeys, "min_count"] : vocabKeys;
-      report("contradictory-options", `${path}/${keys[1]}`, {
-        message: `'${keys[0]}' and '${keys[1]}' are two different vocabularies.`,
-        hint: "Choose one: a learned vocabulary (min_count), hash_buckets, range, or a shared table.",
-      }, "key");
-    }
-    if (f.range && f.range[0] > f.range[1]) {
-      report("out-of-range", `${path}/range`, { message: `The range [${f.range[0]}, ${f.range[1]}] is empty.`, hint: "Write `range: [min, max]` with min ≤ max." });
-    }
+    if (f.kind === "numeric") checkNumericField(f, path, report, wasSet);
+    else checkVocabulary(f, path, report, wasSet);
   });
-  // Shared tables: resolve after all names are known; the sharer takes the owner's width and vocabulary.
+  checkSharedTables(spec, byName, report, wasSet);
+}
+
+function checkNumericField(f: NumericFeature, path: string, report: Report, wasSet: WasSet): void {
+  const bucketize = f.transform === "bucketize";
+  if (bucketize && !f.boundaries) {
+    report("missing-property", `${path}/transform`, { message: "`transform: bucketize` needs `boundaries`.", hint: "Add `boundaries: [b1, b2, …]`, increasing." });
+  }
+  for (const key of ["boundaries", "dim"] as const) {
+    if (!bucketize && wasSet(`${path}/${key}`)) {
+      report("contradictory-options", `${path}/${key}`, { message: `'${key}' only applies to \`transform: bucketize\`, not '${f.transform}'.`, hint: `Remove '${key}' or set \`transform: bucketize\`.` }, "key");
+    }
+  }
+  if (f.boundaries?.some((b, j) => j > 0 && b <= f.boundaries![j - 1])) {
+    report("out-of-range", `${path}/boundaries`, { message: "Bucket boundaries must be strictly increasing.", hint: "Sort them and remove repeats." });
+  }
+  if (f.missing === "constant" && f.fill === undefined) {
+    report("missing-property", `${path}/missing`, { message: "`missing: constant` needs a `fill` value.", hint: "Add `fill: <number>`." });
+  } else if (f.missing !== "constant" && wasSet(`${path}/fill`)) {
+    report("contradictory-options", `${path}/fill`, { message: `'fill' is set but missing values are handled by '${f.missing}'.`, hint: "Set `missing: constant`, or remove `fill`." }, "key");
+  }
+  const marker = f.missing_values.find((v) => v.trim() !== "" && !Number.isNaN(Number(v)));
+  if (marker !== undefined) {
+    report("invalid-value", `${path}/missing_values/${f.missing_values.indexOf(marker)}`, {
+      message: `'${marker}' is a number, so it cannot also mean missing.`,
+      hint: "List only non-numeric markers such as \"?\" or \"N/A\"; to treat a number as missing, clean the data.",
+    });
+  }
+}
+
+function checkVocabulary(f: CategoricalFeature | MultiCategoricalFeature, path: string, report: Report, wasSet: WasSet): void {
+  const vocabKeys = ["hash_buckets", "range", "table"].filter((k) => wasSet(`${path}/${k}`));
+  if (vocabKeys.length > 1 || (vocabKeys.length === 1 && wasSet(`${path}/min_count`))) {
+    const keys = wasSet(`${path}/min_count`) ? [...vocabKeys, "min_count"] : vocabKeys;
+    report("contradictory-options", `${path}/${keys[1]}`, {
+      message: `'${keys[0]}' and '${keys[1]}' are two different vocabularies.`,
+      hint: "Choose one: a learned vocabulary (min_count), hash_buckets, range, or a shared table.",
+    }, "key");
+  }
+  if (f.range && f.range[0] > f.range[1]) {
+    report("out-of-range", `${path}/range`, { message: `The range [${f.range[0]}, ${f.range[1]}] is empty.`, hint: "Write `range: [min, max]` with min ≤ max." });
+  }
+}
+
+/** Shared tables, once all names are known: the owner exists, owns its table, and has the sharer's width. */
+function checkSharedTables(spec: Spec, byName: Map<string, number>, report: Report, wasSet: WasSet): void {
   spec.features.forEach((f, i) => {
     if (f.kind === "numeric" || f.table === undefined) return;
     const path = `/features/${i}/table`;
