@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { categoryCell, integerIdCell, multiValues, numericCell, numericPolicies, type NumericPolicy, type RawRow } from "./cells.js";
+import { categoryCell, integerIdCell, multiValueCell, numericCell, numericPolicies, type NumericPolicy, type RawRow } from "./cells.js";
 import type { Manifest } from "../compiler/inference.js";
 
 export { DataError, type RawRow } from "./cells.js";
@@ -26,7 +26,7 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
       feeds[input.name] = new ort.Tensor("int64", out, [n]);
     } else if (input.split_by !== undefined) {
       const sep = input.split_by;
-      const lists = rows.map((r) => multiValues(r.values[column], sep));
+      const lists = rows.map((r) => multiValueCell(r, column, sep, file));
       const L = Math.max(1, ...lists.map((l) => l.length));
       const flat: string[] = new Array(n * L).fill("");
       lists.forEach((l, i) => l.forEach((v, j) => (flat[i * L + j] = v)));

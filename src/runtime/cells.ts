@@ -102,3 +102,19 @@ export function multiValues(v: unknown, separator: string): string[] {
   const t = itemText(v);
   return t === "" ? [] : t.split(separator).filter((s) => s !== "");
 }
+
+/** Values one multi-valued cell may hold: a batch pads every row to its longest cell, so one huge cell costs N times. */
+export const MAX_CELL_VALUES = 1000;
+
+/** `multiValues` of a row's cell, refusing nested objects and a cell with more than MAX_CELL_VALUES values. */
+export function multiValueCell(row: RawRow, column: string, separator: string, file: string): string[] {
+  const raw = row.values[column];
+  if ((Array.isArray(raw) && raw.some((x) => typeof x === "object" && x !== null)) || (!Array.isArray(raw) && typeof raw === "object" && raw !== null)) {
+    throw new DataError(file, row.line, row.columns?.[column], `'${column}' must be text or a list of values, got ${JSON.stringify(raw).slice(0, 60)}`);
+  }
+  const values = multiValues(raw, separator);
+  if (values.length > MAX_CELL_VALUES) {
+    throw new DataError(file, row.line, row.columns?.[column], `'${column}' holds ${values.length} values; a multi-valued cell holds at most ${MAX_CELL_VALUES}`);
+  }
+  return values;
+}

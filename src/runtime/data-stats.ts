@@ -3,7 +3,7 @@ import { resolve } from "../plan/resolve.js";
 import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../plan/size.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
-import { categoryCell, DataError, integerIdCell, multiValues, numericCell, numericPolicies, type RawRow } from "./cells.js";
+import { categoryCell, DataError, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import { openRows } from "./readers.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 
@@ -52,7 +52,7 @@ export async function summarizeTrainingData(spec: Spec, file: string): Promise<D
       if (owner.range) continue;
       let m = counts.get(owner.name);
       if (!m) counts.set(owner.name, (m = new Map()));
-      const items = f.kind === "multi_categorical" ? multiValues(row.values[f.column], f.separator) : [categoryCell(row, f.column, file)];
+      const items = f.kind === "multi_categorical" ? multiValueCell(row, f.column, f.separator, file) : [categoryCell(row, f.column, file)];
       for (const v of items) m.set(v, (m.get(v) ?? 0) + 1);
     }
   }
@@ -86,12 +86,14 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
   const byName = new Map(spec.features.map((f) => [f.name, f]));
   const ranged = spec.features.filter((f) => f.kind !== "numeric" && (byName.get(f.table ?? f.name) as CategoricalFeature).range);
   const categorical = spec.features.filter((f) => f.kind === "categorical" && !ranged.includes(f));
+  const multi = spec.features.filter((f) => f.kind === "multi_categorical");
   return (row) => {
     const labelled = labelRow(spec, row, file);
     if (!labelled) return undefined;
     for (const [column, policy] of policies) numericCell(row, column, policy, file);
     for (const f of ranged) if (f.kind === "categorical") integerIdCell(row, f.column, file);
     for (const f of categorical) categoryCell(row, f.column, file);
+    for (const f of multi) if (f.kind === "multi_categorical") multiValueCell(row, f.column, f.separator, file);
     return labelled;
   };
 }

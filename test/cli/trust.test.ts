@@ -413,3 +413,14 @@ test("a feature that reads the label column is a spec error (the model would see
   assert.equal(r.code, 1);
   assert.match(r.err, /Feature 'answer' reads the label column 'label': the model would see the answer\./);
 });
+
+test("a multi-valued cell with more values than any batch should pad to, or with nested objects, is a data error", () => {
+  const huge = Array.from({ length: 1500 }, (_, i) => `t${i}`).join("|");
+  const file = write("huge-cell.csv", [header, ...rowsOf(20), `u1,1,${huge},0.5,news,1`].join("\n") + "\n");
+  const message = /huge-cell\.csv:22:3: 'tags' holds 1500 values; a multi-valued cell holds at most 1000/;
+  fails(mdr("train", spec, "--data", file, "-o", join(dir, "o-huge")), 1, message);
+  fails(mdr("predict", trainedRun(), "--data", file, "-o", join(dir, "huge.out.csv")), 1, message);
+  assert.equal(existsSync(join(dir, "o-huge")) || existsSync(join(dir, "huge.out.csv")), false);
+  const nested = write("nested.jsonl", `{"user":"u","slot":1,"tags":[{"a":1}],"x":0,"domain":"news","label":1}\n`);
+  fails(mdr("predict", trainedRun(), "--data", nested, "-o", join(dir, "nested.out.csv")), 1, /nested\.jsonl:1: 'tags' must be text or a list of values, got \[\{"a":1\}\]/);
+});
