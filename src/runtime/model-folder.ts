@@ -28,6 +28,7 @@ export interface CompileFolderOptions {
  */
 export async function compileModelFolder(spec: Spec, out: string, options: CompileFolderOptions = {}): Promise<{ files: string[]; modelBytes: number }> {
   const opset = options.opset ?? DEFAULT_OPSET;
+  if (out === "-") throw new UserError("-o - means stdout, and a compiled model is a folder; name the folder");
   if (existsSync(join(out, RUN_FILE))) {
     throw new UserError(`${out} holds a training run; compiling into it would replace its trained model — choose another folder`);
   }

@@ -28,6 +28,7 @@ export interface RunRecord {
 
 /** What is in the folder now, checked before any data is read (no writes). */
 export function inspectRunFolder(out: string, mode: FolderMode): { exists: boolean; record?: RunRecord } {
+  if (out === "-") throw new UserError("-o - means stdout, and a run writes a folder; name the folder");
   if (!existsSync(out)) {
     return { exists: false };
   }

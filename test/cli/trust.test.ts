@@ -270,6 +270,9 @@ test("-o that is a file, or under a file, is a clear error for train and compile
   fails(mdr("train", spec, "--data", good, "-o", file), 2, /-o .*a-file is a file, not a folder/);
   fails(mdr("compile", spec, "-o", file), 2, /a-file is a file, not a folder/);
   fails(mdr("compile", spec, "-o", join(file, "sub")), 2, /cannot create .*a-file\/sub: a part of the path is a file/);
+  fails(mdr("compile", spec, "-o", "-"), 2, /-o - means stdout, and a compiled model is a folder/);
+  fails(mdr("train", spec, "--data", good, "-o", "-"), 2, /-o - means stdout, and a run writes a folder/);
+  assert.equal(existsSync(join(root, "-")), false);
   assert.equal(readFileSync(file, "utf8"), "x");
 });
 
