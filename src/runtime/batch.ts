@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { categoryCell, integerIdCell, multiValueCell, numericCell, numericPolicies, type NumericPolicy, type RawRow } from "./cells.js";
+import { categoryCell, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import type { Manifest } from "../compiler/inference.js";
 
 export { DataError, type RawRow } from "./cells.js";
@@ -11,7 +11,7 @@ export { DataError, type RawRow } from "./cells.js";
 export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): Record<string, ort.Tensor> {
   const n = rows.length;
   const feeds: Record<string, ort.Tensor> = {};
-  const policies = policiesOf(manifest);
+  const policies = numericPolicies(manifest.spec);
   for (const input of manifest.inputs) {
     const column = input.column;
     if (input.dtype === "float32") {
@@ -40,9 +40,3 @@ export function encodeBatch(manifest: Manifest, rows: RawRow[], file: string): R
 
 const MISSING_ID = -(2 ** 62);
 
-const policyCache = new WeakMap<Manifest, Map<string, NumericPolicy>>();
-function policiesOf(manifest: Manifest): Map<string, NumericPolicy> {
-  let p = policyCache.get(manifest);
-  if (!p) policyCache.set(manifest, (p = numericPolicies(manifest.spec)));
-  return p;
-}

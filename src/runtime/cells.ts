@@ -1,4 +1,4 @@
-import type { NumericFeature, Spec } from "../spec/types.js";
+import type { Spec } from "../spec/types.js";
 import { UserError } from "../diagnostics/errors.js";
 
 /** A data problem at a place in a file: reported as file:line:column, never with a stack. */
@@ -28,21 +28,25 @@ export interface NumericPolicy {
 const ALWAYS_MISSING = ["", "nan", "na", "null"];
 const FLOAT32_MAX = 3.4028234663852886e38;
 
-/** The policy of every numeric column (features reading one column share its markers). */
+const policyCache = new WeakMap<Spec, Map<string, NumericPolicy>>();
+
+/**
+ * The policy of every numeric column (features reading one column share its markers), worked out once
+ * per spec: the training step and serving ask for it on every batch.
+ */
 export function numericPolicies(spec: Spec): Map<string, NumericPolicy> {
+  const hit = policyCache.get(spec);
+  if (hit) return hit;
   const out = new Map<string, NumericPolicy>();
   for (const f of spec.features) {
     if (f.kind !== "numeric") continue;
     const p = out.get(f.column) ?? { markers: new Set(ALWAYS_MISSING), missingIsError: false };
-    for (const m of missingValues(f)) p.markers.add(m.trim().toLowerCase());
+    for (const m of f.missing_values ?? []) p.markers.add(m.trim().toLowerCase());
     p.missingIsError ||= f.missing === "error";
     out.set(f.column, p);
   }
+  policyCache.set(spec, out);
   return out;
-}
-
-function missingValues(f: NumericFeature): string[] {
-  return f.missing_values ?? [];
 }
 
 /**

@@ -82,15 +82,18 @@ export function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, dat
   return path;
 }
 
-/** The newest readable checkpoint, and the newer ones that could not be read (cut short or damaged). */
-export function latestCheckpoint(dir: string): { path?: string; damaged: { file: string; reason: string }[] } {
+/**
+ * The newest readable checkpoint (read and verified once: tables can be large), and the newer ones that
+ * could not be read (cut short or damaged).
+ */
+export function latestCheckpoint(dir: string): { path?: string; checkpoint?: Checkpoint; damaged: { file: string; reason: string }[] } {
   const damaged: { file: string; reason: string }[] = [];
   if (!existsSync(dir)) return { damaged };
   const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort().reverse();
   for (const f of all) {
     try {
-      readCheckpoint(join(dir, f));
-      return { path: join(dir, f), damaged };
+      const checkpoint = readCheckpoint(join(dir, f));
+      return { path: join(dir, f), checkpoint, damaged };
     } catch (e) {
       damaged.push({ file: join(dir, f), reason: e instanceof CheckpointError ? e.message.replace(`${join(dir, f)} `, "").replace(`${join(dir, f)}: `, "") : (e as Error).message });
     }
@@ -98,8 +101,7 @@ export function latestCheckpoint(dir: string): { path?: string; damaged: { file:
   return { damaged };
 }
 
-export function restore(state: TrainerState, path: string, spec: Spec, slots: string[]): void {
-  const ckpt = readCheckpoint(path);
+export function restore(state: TrainerState, ckpt: Checkpoint, path: string, spec: Spec, slots: string[]): void {
   const recorded = ckpt.metadata.spec ? (JSON.parse(ckpt.metadata.spec) as Spec) : undefined;
   const conflicts = recorded ? resumeConflicts(recorded, spec) : ckpt.metadata.spec_sha256 === specHash(spec) ? [] : ["the spec"];
   if (conflicts.length) {

@@ -44,7 +44,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   if (!toStdout) {
     // The output replaces its path at the end: it must not be the input, or a file of the model.
     const target = canonical(options.out);
-    const model = statSync(options.model).isDirectory() ? options.model : dirname(options.model);
+    const model = dirname(modelPath); // the model folder, whether a folder or its model.onnx was named
     const inputs = [options.data, modelPath, join(model, "manifest.json"), ...(manifest.files.external_data ? [join(model, manifest.files.external_data)] : [])];
     const clash = inputs.find((p) => p !== "-" && canonical(p) === target);
     if (clash) throw new UserError(`-o ${options.out} would overwrite ${clash}, which this command reads; write the predictions elsewhere`);

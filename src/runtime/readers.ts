@@ -24,8 +24,9 @@ export function isParquet(path: string): boolean {
 
 export interface OpenOptions {
   /**
-   * Track each field's line and column for error messages (the default). Passes over data that an earlier
-   * pass has validated turn it off: the CSV parser's per-record position bookkeeping is a third of its time.
+   * Track each field's line and column for error messages, and check JSON Lines objects for repeated keys
+   * (the default). Passes over data that an earlier pass has validated turn it off: the CSV parser's
+   * per-record position bookkeeping is a third of its time.
    */
   positions?: boolean;
 }
@@ -44,7 +45,7 @@ export function openRows(path: string, options: OpenOptions = {}): RowSource {
     throw new UserError(`cannot read ${path}: ${describeFsError(e)}`);
   }
   if (isParquet(path)) return parquet(path);
-  return isJsonLines(path) ? jsonLines(path) : csv(path, options.positions ?? true);
+  return isJsonLines(path) ? jsonLines(path, options.positions ?? true) : csv(path, options.positions ?? true);
 }
 
 /** Wraps a row generator so the columns can be read before iterating (by pulling the first row). */
@@ -107,7 +108,8 @@ function csv(path: string, positions: boolean): RowSource {
   return peekable(iterate(), () => header!);
 }
 
-function jsonLines(path: string): RowSource {
+/** JSON Lines; `validate` (off on passes over data an earlier pass checked) also looks for repeated keys. */
+function jsonLines(path: string, validate: boolean): RowSource {
   const iterate = async function* (): AsyncGenerator<RawRow> {
     const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
     let line = 0;
@@ -122,8 +124,8 @@ function jsonLines(path: string): RowSource {
         throw new DataError(path, line, undefined, `not valid JSON: ${(e as Error).message}`);
       }
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DataError(path, line, undefined, "each line must be a JSON object");
-      const keys = topLevelKeys(t);
-      if (keys.length !== Object.keys(value).length) {
+      const keys = validate ? topLevelKeys(t) : undefined;
+      if (keys && keys.length !== Object.keys(value).length) {
         const dup = keys.find((k, i) => keys.indexOf(k) !== i);
         throw new DataError(path, line, undefined, `the object names '${dup}' twice; JSON would silently keep only the last`);
       }

@@ -59,6 +59,8 @@ function readRunRecord(out: string): RunRecord | undefined {
 }
 
 export interface RunFolder {
+  /** The run recorded in the folder when it was taken, if any. */
+  record?: RunRecord;
   release(): void;
 }
 
@@ -76,13 +78,13 @@ export function takeRunFolder(out: string, mode: FolderMode): RunFolder {
     if (created && readdirSync(out).length === 0) rmdirSync(out);
   };
   try {
-    inspectRunFolder(out, mode);
+    const { record } = inspectRunFolder(out, mode);
     if (mode === "overwrite") removeRun(out);
+    return { ...(record && mode === "resume" ? { record } : {}), release };
   } catch (e) {
     release();
     throw e;
   }
-  return { release };
 }
 
 function acquireLock(lock: string, out: string): void {

@@ -7,13 +7,13 @@ import type { DispatchMode } from "../graph/dispatch.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import { DataError } from "./cells.js";
-import { readCheckpoint } from "./checkpoint.js";
+import type { Checkpoint } from "./checkpoint.js";
 import { initialState, latestCheckpoint, restore, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { rowChecker, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import type { EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
-import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode } from "./run-folder.js";
+import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession, type ExecutionProvider } from "./session.js";
@@ -107,7 +107,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const folder = takeRunFolder(out, mode);
   try {
-    return await trainInFolder(options, spec, summary, log);
+    return await trainInFolder(options, spec, summary, folder.record, log);
   } catch (e) {
     // A run that failed before its first checkpoint leaves nothing behind; otherwise the checkpoints stay.
     const last = latestCheckpoint(join(out, "checkpoints")).path;
@@ -126,13 +126,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
  * (refused when the spec or shaping flags changed, or when only unreadable checkpoints are there); for a
  * new run, its record is written.
  */
-function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): { data: ModelData; resumeFrom?: string } {
+function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, record: RunRecord | undefined, log: (l: string) => void): { data: ModelData; resumeFrom?: { path: string; checkpoint: Checkpoint } } {
   const out = options.out;
   const ckptDir = join(out, "checkpoints");
   let data = summary.data;
-  let resumeFrom: string | undefined;
+  let resumeFrom: { path: string; checkpoint: Checkpoint } | undefined;
   if (options.resume) {
-    const record = inspectRunFolder(out, "resume").record;
     if (record) {
       const conflicts = resumeConflicts(record.spec, spec);
       if (conflicts.length) {
@@ -141,9 +140,10 @@ function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, 
     }
     const found = latestCheckpoint(ckptDir);
     for (const s of found.damaged) log(`warning: ${s.file} is unreadable (${s.reason}); skipping it`);
-    resumeFrom = found.path;
-    if (resumeFrom) data = JSON.parse(readCheckpoint(resumeFrom).metadata.model_data) as ModelData;
-    else if (found.damaged.length) {
+    if (found.path && found.checkpoint) {
+      resumeFrom = { path: found.path, checkpoint: found.checkpoint };
+      data = JSON.parse(found.checkpoint.metadata.model_data) as ModelData;
+    } else if (found.damaged.length) {
       throw new UserError(`cannot resume: no checkpoint in ${ckptDir} is readable (${found.damaged.map((d) => `${d.file}: ${d.reason}`).join("; ")}); start over with --overwrite`, 1);
     } else if (record) {
       log(`no checkpoint yet in ${ckptDir}; starting the run from the beginning`);
@@ -157,20 +157,20 @@ function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, 
   return { data, resumeFrom };
 }
 
-async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, log: (l: string) => void): Promise<TrainResult> {
+async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, record: RunRecord | undefined, log: (l: string) => void): Promise<TrainResult> {
   const t = spec.train;
   const out = options.out;
   const ckptDir = join(out, "checkpoints");
-  const { data, resumeFrom } = startingPoint(options, spec, summary, log);
+  const { data, resumeFrom } = startingPoint(options, spec, summary, record, log);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
   const session = await createSession(step.model, { ep: options.ep, threads: options.threads });
   const sig = step.signature;
   const state = initialState(spec, step, data);
   const history: EvaluationRecord[] = [];
   if (resumeFrom) {
-    restore(state, resumeFrom, spec, sig.slots);
+    restore(state, resumeFrom.checkpoint, resumeFrom.path, spec, sig.slots);
     history.push(...keepMetricsUpTo(join(out, "metrics.jsonl"), state));
-    log(`resumed from ${resumeFrom} (epoch ${state.epoch + 1}, step ${state.step})`);
+    log(`resumed from ${resumeFrom.path} (epoch ${state.epoch + 1}, step ${state.step})`);
   }
   makeFolder(ckptDir);
 
