@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { costReport } from "../plan/cost.js";
 import type { ModelPlan } from "../plan/plan.js";
-import { resolve } from "../plan/resolve.js";
 import { compileSpecFile } from "../compiler/frontend.js";
 import { printDiagnostics, UsageError } from "./output.js";
 import { textTable } from "./table.js";
@@ -16,7 +15,7 @@ export function registerInspect(program: Command): void {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
       if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
-      const plan = resolve(compiled.spec);
+      const plan = compiled.plan!;
       const report = costReport(plan);
       if (opts.json) {
         process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...report, plan: planRows(plan) }), null, 2) + "\n");

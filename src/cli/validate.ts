@@ -1,15 +1,15 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import { resolve } from "../plan/resolve.js";
+import type { ModelPlan } from "../plan/plan.js";
 import { fmt, gib, modelSize } from "../plan/size.js";
 import { compileSpecFile } from "../compiler/frontend.js";
-import type { Spec } from "../spec/types.js";
 import { expandFileArgs } from "./files.js";
 import { plural, printDiagnostics, UsageError } from "./output.js";
 
 /** What the model would cost: parameters and the memory of training them. */
-function sizeLine(spec: Spec): string {
-  const size = modelSize(resolve(spec));
+function sizeLine(plan: ModelPlan): string {
+  const spec = plan.spec;
+  const size = modelSize(plan);
   const learned = size.learnedTables ? ` + ${plural(size.learnedTables, "table")} sized by the training data` : "";
   return `model ${spec.model}, ${fmt(size.values)} parameters${learned}; ${gib(size.values * 4)} of weights, ${gib(size.trainingBytes)} to train with ${spec.train.optimizer}`;
 }
@@ -33,7 +33,7 @@ export function registerValidate(program: Command): void {
       if (opts.format === "text") {
         // The summary is the command's result: stdout, unless stdout carries the canonical JSON.
         const out = opts.emitJson ? process.stderr : process.stdout;
-        for (const r of results) if (r.spec) out.write(`${r.file}: ${sizeLine(r.spec)}\n`);
+        for (const r of results) if (r.plan) out.write(`${r.file}: ${sizeLine(r.plan)}\n`);
         out.write(`${plural(files.length, "spec")} checked: ${plural(errors, "error")}, ${plural(warnings, "warning")}\n`);
       }
       process.exitCode = errors > 0 || (opts.strict && warnings > 0) ? 1 : 0;

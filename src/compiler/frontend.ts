@@ -9,6 +9,7 @@ import { lower } from "../spec/lower.js";
 import { validateAgainstSchema } from "../spec/schema.js";
 import type { SourceMap } from "../spec/source-map.js";
 import type { Spec } from "../spec/types.js";
+import type { ModelPlan } from "../plan/plan.js";
 import { resolve } from "../plan/resolve.js";
 import { fillDerivedDefaults, getPath, pruneInapplicable } from "../spec/normalize.js";
 import { checkSize } from "../plan/size.js";
@@ -21,6 +22,8 @@ export interface CompiledSpec {
   file: SourceFile;
   /** Present when no stage reported an error. */
   spec?: Spec;
+  /** The spec's model plan (without learned vocabularies), present with `spec`. */
+  plan?: ModelPlan;
   diagnostics: Diagnostic[];
 }
 
@@ -87,8 +90,10 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   // What cannot be built on this machine is refused before anything allocates it.
   const report: Report = (name, path, init, at = "value") =>
     diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
-  checkSize(resolve(spec), report);
-  return hasErrors(diagnostics) ? { file, diagnostics } : { file, spec: canonicalOrder(spec), diagnostics };
+  const canonical = canonicalOrder(spec);
+  const plan = resolve(canonical);
+  checkSize(plan, report);
+  return hasErrors(diagnostics) ? { file, diagnostics } : { file, spec: canonical, plan, diagnostics };
 }
 
 export function compileSpecFile(path: string): CompiledSpec {

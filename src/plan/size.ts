@@ -14,7 +14,7 @@ export function optimizerSlots(spec: Spec): number {
 }
 
 export interface ModelSize {
-  /** Dense parameters plus the rows of tables whose size the spec declares (vocabularies come from data). */
+  /** Dense parameters plus the rows of every table whose size is known (declared, or learned once the plan has data). */
   values: number;
   /** Bytes of weights and optimizer state while training. */
   trainingBytes: number;
@@ -59,13 +59,17 @@ export function checkSize(plan: ModelPlan, report: Report): void {
     return;
   }
   const size = modelSize(plan);
-  const memory = totalmem();
-  if (size.trainingBytes > 0.8 * memory) {
+  if (!fitsInMemory(size)) {
     report("model-too-large", "/model", {
-      message: `Training this model needs ${gib(size.trainingBytes)} for weights and ${spec.train.optimizer} state alone; this machine has ${gib(memory)} of memory.`,
+      message: `Training this model needs ${gib(size.trainingBytes)} for weights and ${spec.train.optimizer} state alone; this machine has ${gib(totalmem())} of memory.`,
       hint: "Shrink the largest tables or layers (`mdr inspect` lists them).",
     });
   }
+}
+
+/** Weights and optimizer state leave a fifth of this machine's memory for everything else. */
+export function fitsInMemory(size: ModelSize): boolean {
+  return size.trainingBytes <= 0.8 * totalmem();
 }
 
 export function fmt(n: number): string {

@@ -1,6 +1,6 @@
 import { totalmem } from "node:os";
 import { resolve } from "../plan/resolve.js";
-import { fmt, gib, MAX_TENSOR_VALUES, modelSize, optimizerSlots } from "../plan/size.js";
+import { fitsInMemory, fmt, gib, MAX_TENSOR_VALUES, modelSize } from "../plan/size.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
@@ -100,17 +100,15 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
 
 /** Tables sized by the data are checked like declared ones, before anything allocates them. */
 function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
-  let values = modelSize(resolve(spec)).values;
   for (const [owner, vocab] of Object.entries(data.vocabularies)) {
     const f = spec.features.find((x) => x.name === owner) as CategoricalFeature;
     const n = (vocab.length + 1) * f.dim;
     if (n > MAX_TENSOR_VALUES) {
       throw new DataError(file, 1, undefined, `feature '${owner}' has ${fmt(vocab.length)} distinct values, a table of ${fmt(n)} values (the limit is ${fmt(MAX_TENSOR_VALUES)}); raise min_count or use hash_buckets`);
     }
-    values += n;
   }
-  const bytes = values * 4 * (1 + optimizerSlots(spec));
-  if (bytes > 0.8 * totalmem()) {
-    throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(bytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);
+  const size = modelSize(resolve(spec, { data })); // the plan's tables now have their learned rows
+  if (!fitsInMemory(size)) {
+    throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(size.trainingBytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);
   }
 }
