@@ -29,6 +29,13 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; user errors print one line and set the exit code, only compiler bugs show a stack. */
 export async function main(argv: string[]): Promise<void> {
+  // `mdr … | head` closes the pipe early: stop quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,4 +114,15 @@ test("inspect prints per-domain activated and dense cost", () => {
   const bad = mdr("inspect", broken);
   assert.equal(bad.code, 1);
   noStack(bad.err);
+});
+
+test("output piped into a reader that stops early (| head) ends quietly, not with an EPIPE crash", () => {
+  // Enough output (2,000 summary lines, well past a pipe's buffer) that writes continue after head exits.
+  const many = mkdtempSync(join(tmpdir(), "mdr-many-"));
+  const text = readFileSync(examplePath("cesaa"), "utf8");
+  for (let i = 0; i < 2000; i++) writeFileSync(join(many, `s${i}.mdr`), text);
+  const r = spawnSync("bash", ["-c", `set -o pipefail; node bin/mdr.js validate '${many}/*.mdr' | head -1`], { cwd: root, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\/s\d+\.mdr: model movielens_cesaa, /);
+  assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/);
 });
