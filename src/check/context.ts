@@ -12,5 +12,3 @@ export type Component = { kind: "pool"; spec: ExpertPoolSpec; path: string }
 export type Report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at?: "key" | "value") => void;
 /** Whether the user wrote a value at this path (as opposed to a filled-in default). */
 export type WasSet = (path: string) => boolean;
-/** Resolves a reference; `kinds` are the component kinds allowed there. */
-export type Resolve = (path: string, name: string, kinds: Component["kind"][], allowFeatures: boolean) => Component | "features" | undefined;

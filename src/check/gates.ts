@@ -1,19 +1,20 @@
 import { FEATURES, type ExpertPoolSpec, type GateSpec, type Spec } from "../spec/types.js";
-import type { Report, Resolve, WasSet } from "./context.js";
+import type { Report, WasSet } from "./context.js";
+import type { ComponentNames } from "./names.js";
 
 /** A gate's pools, k, always-on experts and options that only apply to some gate types. */
-export function checkGate(spec: Spec, g: GateSpec, path: string, resolve: Resolve, report: Report, wasSet: WasSet): void {
+export function checkGate(spec: Spec, g: GateSpec, path: string, names: ComponentNames, report: Report, wasSet: WasSet): void {
   const D = spec.domain.values.length;
   const pools: ExpertPoolSpec[] = [];
   const listed = new Set<string>();
   g.pools.forEach((name, j) => {
-    const c = resolve(`${path}/pools/${j}`, name, ["pool"], false);
+    const c = names.at(`${path}/pools/${j}`)?.target;
     if (c && c !== FEATURES && c.kind === "pool") pools.push(c.spec);
     listed.add(name);
   });
   g.always_on.forEach((name, j) => {
     const p = `${path}/always_on/${j}`;
-    const c = resolve(p, name, ["pool"], false);
+    const c = names.at(p)?.target;
     if (!c || c === FEATURES || c.kind !== "pool") return;
     if (listed.has(name)) {
       report("contradictory-options", p, { message: `'${name}' is both gated and always on.`, hint: "List a pool in `pools` or in `always_on`, not both." });
@@ -65,6 +66,5 @@ export function checkGate(spec: Spec, g: GateSpec, path: string, resolve: Resolv
   if (wasSet(`${path}/domain_dim`) && !g.inputs.includes("domain")) {
     report("ineffective-option", `${path}/domain_dim`, { message: "'domain_dim' is set but the gate does not read the domain.", hint: "Add domain to `inputs`, or remove it." }, "key");
   }
-  if (wasSet(`${path}/input`)) resolve(`${path}/input`, g.input, ["pool", "gate", "star"], true);
 }
 

@@ -32,12 +32,12 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   }));
   pools.forEach((p) => byName.set(p.name, p));
   const gates = spec.gates.map((g): PlannedGate => {
-    const gp = g.pools.map((n) => pools.find((p) => p.name === n)!);
+    const gp = g.pools.map((n) => byName.get(n) as PlannedPool);
     const own = (p: PlannedPool) => p.spec.scope === "per_domain" && g.per === "domain";
     const choices = gp.reduce((n, p) => n + (own(p) ? p.spec.count : p.copies), 0);
     // A per-domain gate over per_domain pools sees only each domain's own copies: choice j is not expert j.
     const identity = D === 1 || !gp.some(own);
-    const alwaysOn = g.always_on.map((n) => pools.find((p) => p.name === n)!);
+    const alwaysOn = g.always_on.map((n) => byName.get(n) as PlannedPool);
     const stackedCount = alwaysOn.reduce((n, p) => n + p.copies, 0);
     return {
       kind: "gate", name: g.name, spec: g, width: widths.get(g.name)!, input: features, pools: gp, alwaysOn, choices, identity,

@@ -44,6 +44,29 @@ export function lower(doc: Document): LowerResult {
   const diagnostics: Diagnostic[] = [];
   const fileSpan = spanOf(doc.file, 0, 0);
   const sourceMap = new SourceMap(fileSpan);
+  const model = theModel(doc, fileSpan, diagnostics);
+  if (!model) return { spec: undefined, sourceMap, diagnostics };
+  const spec: JsonObject = {};
+  sourceMap.set("", { value: model.span });
+  if (model.name) {
+    spec.model = model.name.text;
+    sourceMap.set("/model", { value: model.name.span });
+  } else {
+    diagnostics.push(missingName(model, "model"));
+  }
+  for (const entry of model.entries) {
+    if (entry.kind === "property") {
+      if (modelProperties.includes(entry.key.text)) setProperty(spec, "", entry, sourceMap, diagnostics);
+      else diagnostics.push(unknownSection(entry.key.text, entry.key.span, true));
+    } else {
+      lowerSection(spec, entry, sourceMap, diagnostics);
+    }
+  }
+  return { spec, sourceMap, diagnostics };
+}
+
+/** The file's one model block; anything beside it is reported. */
+function theModel(doc: Document, fileSpan: Span, diagnostics: Diagnostic[]): Block | undefined {
   const models = doc.entries.filter((e): e is Block => e.kind === "block" && e.keyword.text === "model");
   for (const e of doc.entries) {
     if (e.kind === "block" && e.keyword.text === "model") continue;
@@ -59,7 +82,7 @@ export function lower(doc: Document): LowerResult {
       hint: "Start with `model <name> { … }`; see grammar/README.md.",
       span: fileSpan,
     }));
-    return { spec: undefined, sourceMap, diagnostics };
+    return undefined;
   }
   for (const extra of models.slice(1)) {
     diagnostics.push(createDiagnostic("multiple-models", {
@@ -68,62 +91,46 @@ export function lower(doc: Document): LowerResult {
       span: extra.keyword.span,
     }));
   }
-  const model = models[0];
-  const spec: JsonObject = {};
-  sourceMap.set("", { value: model.span });
-  if (model.name) {
-    spec.model = model.name.text;
-    sourceMap.set("/model", { value: model.name.span });
-  } else {
-    diagnostics.push(missingName(model, "model"));
-  }
+  return models[0];
+}
 
-  for (const entry of model.entries) {
-    if (entry.kind === "property") {
-      if (!modelProperties.includes(entry.key.text)) {
-        diagnostics.push(unknownSection(entry.key.text, entry.key.span, true));
-        continue;
-      }
-      setProperty(spec, "", entry, sourceMap, diagnostics);
-      continue;
-    }
-    const rule = sections[entry.keyword.text];
-    if (!rule) {
-      diagnostics.push(unknownSection(entry.keyword.text, entry.keyword.span, false));
-      continue;
-    }
-    if (rule.name === "required" && !entry.name) diagnostics.push(missingName(entry, entry.keyword.text));
-    if (rule.name === "none" && entry.name) {
-      diagnostics.push(createDiagnostic("missing-name", {
-        message: `A '${entry.keyword.text}' section takes no name.`,
-        hint: `Write \`${entry.keyword.text} { … }\`.`,
-        span: entry.name.span,
-      }));
-    }
-    let path: string;
-    if (rule.many) {
-      const list = (spec[rule.key] ??= []) as Json[];
-      path = joinPath(`/${rule.key}`, list.length);
-      list.push({});
-      sourceMap.set(`/${rule.key}`, { value: entry.span });
-    } else {
-      if (spec[rule.key] !== undefined) {
-        diagnostics.push(createDiagnostic("duplicate-property", {
-          message: `The model already has a '${entry.keyword.text}' section.`,
-          hint: "Merge the two sections into one.",
-          span: entry.keyword.span,
-        }));
-        continue;
-      }
-      path = `/${rule.key}`;
-    }
-    sourceMap.set(path, { key: entry.keyword.span, value: entry.span });
-    const target = entry.keyword.text === "features" ? lowerFeatures(entry, sourceMap, diagnostics) : lowerBlock(entry, path, sourceMap, diagnostics);
-    if (rule.name === "optional" && !entry.name) (target as JsonObject).name = entry.keyword.text;
-    if (rule.many) (spec[rule.key] as Json[])[(spec[rule.key] as Json[]).length - 1] = target;
-    else spec[rule.key] = target;
+/** One section block of the model (`domain`, `experts …`, `features`, …) into its place in the spec. */
+function lowerSection(spec: JsonObject, entry: Block, sourceMap: SourceMap, diagnostics: Diagnostic[]): void {
+  const rule = sections[entry.keyword.text];
+  if (!rule) {
+    diagnostics.push(unknownSection(entry.keyword.text, entry.keyword.span, false));
+    return;
   }
-  return { spec, sourceMap, diagnostics };
+  if (rule.name === "required" && !entry.name) diagnostics.push(missingName(entry, entry.keyword.text));
+  if (rule.name === "none" && entry.name) {
+    diagnostics.push(createDiagnostic("missing-name", {
+      message: `A '${entry.keyword.text}' section takes no name.`,
+      hint: `Write \`${entry.keyword.text} { … }\`.`,
+      span: entry.name.span,
+    }));
+  }
+  let path: string;
+  if (rule.many) {
+    const list = (spec[rule.key] ??= []) as Json[];
+    path = joinPath(`/${rule.key}`, list.length);
+    list.push({});
+    sourceMap.set(`/${rule.key}`, { value: entry.span });
+  } else {
+    if (spec[rule.key] !== undefined) {
+      diagnostics.push(createDiagnostic("duplicate-property", {
+        message: `The model already has a '${entry.keyword.text}' section.`,
+        hint: "Merge the two sections into one.",
+        span: entry.keyword.span,
+      }));
+      return;
+    }
+    path = `/${rule.key}`;
+  }
+  sourceMap.set(path, { key: entry.keyword.span, value: entry.span });
+  const target = entry.keyword.text === "features" ? lowerFeatures(entry, sourceMap, diagnostics) : lowerBlock(entry, path, sourceMap, diagnostics);
+  if (rule.name === "optional" && !entry.name) (target as JsonObject).name = entry.keyword.text;
+  if (rule.many) (spec[rule.key] as Json[])[(spec[rule.key] as Json[]).length - 1] = target;
+  else spec[rule.key] = target;
 }
 
 function lowerFeatures(block: Block, sourceMap: SourceMap, diagnostics: Diagnostic[]): Json[] {

@@ -43,10 +43,13 @@ function where(path: string): string {
 }
 
 function toDiagnostic(e: ErrorObject, sourceMap: SourceMap, spec: Record<string, unknown>): Diagnostic {
+  return shapeDiagnostic(e, sourceMap, spec) ?? valueDiagnostic(e, sourceMap);
+}
+
+/** Errors about the spec's shape: unknown or missing properties, an unknown feature kind. */
+function shapeDiagnostic(e: ErrorObject, sourceMap: SourceMap, spec: Record<string, unknown>): Diagnostic | undefined {
   const describe = (p: string) => describePath(p, spec);
   const path = e.instancePath;
-  const last = path.slice(path.lastIndexOf("/") + 1);
-  const span = sourceMap.valueSpan(path);
   switch (e.keyword) {
     case "additionalProperties": {
       const prop = (e.params as { additionalProperty: string }).additionalProperty;
@@ -68,16 +71,6 @@ function toDiagnostic(e: ErrorObject, sourceMap: SourceMap, spec: Record<string,
         path: joinPath(path, prop),
       });
     }
-    case "enum":
-    case "const": {
-      const allowed = e.keyword === "enum" ? (e.params as { allowedValues: unknown[] }).allowedValues : [(e.params as { allowedValue: unknown }).allowedValue];
-      return createDiagnostic("invalid-value", {
-        message: `'${String(e.data)}' is not a valid value for '${last}'.`,
-        hint: [didYouMean(String(e.data), allowed.map(String)), `Allowed: ${quoteList(allowed.map(String))}.`].filter(Boolean).join(" "),
-        span,
-        path,
-      });
-    }
     case "discriminator": {
       const kinds = ((e.parentSchema as { oneOf?: { title?: string }[] }).oneOf ?? []).map((b) => b.title ?? "");
       const tag = String((e.params as { tagValue?: unknown }).tagValue ?? "");
@@ -86,6 +79,27 @@ function toDiagnostic(e: ErrorObject, sourceMap: SourceMap, spec: Record<string,
         hint: [didYouMean(tag, kinds), `Allowed: ${quoteList(kinds)}.`].filter(Boolean).join(" "),
         span: sourceMap.valueSpan(joinPath(path, "kind")),
         path: joinPath(path, "kind"),
+      });
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Errors about one value: its type, range, allowed values or pattern. */
+function valueDiagnostic(e: ErrorObject, sourceMap: SourceMap): Diagnostic {
+  const path = e.instancePath;
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  const span = sourceMap.valueSpan(path);
+  switch (e.keyword) {
+    case "enum":
+    case "const": {
+      const allowed = e.keyword === "enum" ? (e.params as { allowedValues: unknown[] }).allowedValues : [(e.params as { allowedValue: unknown }).allowedValue];
+      return createDiagnostic("invalid-value", {
+        message: `'${String(e.data)}' is not a valid value for '${last}'.`,
+        hint: [didYouMean(String(e.data), allowed.map(String)), `Allowed: ${quoteList(allowed.map(String))}.`].filter(Boolean).join(" "),
+        span,
+        path,
       });
     }
     case "type": {

@@ -1,0 +1,219 @@
+import type * as ort from "onnxruntime-node";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { compileInference } from "../compiler/inference.js";
+import type { CompiledTrainStep } from "../compiler/train-step.js";
+import type { ModelData } from "../plan/model-data.js";
+import type { Spec } from "../spec/types.js";
+import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
+import type { DataSummary } from "./data-stats.js";
+import type { EvaluationMetrics } from "./metrics.js";
+import { checkInterrupted, Interrupted, writeFilesAtomic } from "./output.js";
+import { openRows } from "./readers.js";
+import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
+import { evaluateFile } from "./scoring.js";
+import { createSession } from "./session.js";
+import { bufferedShuffle } from "./shuffle.js";
+import { runTrainStep } from "./step-runner.js";
+import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
+
+/** What a training run works with once its folder, data and step graph are ready. */
+export interface LoopSetup {
+  options: TrainOptions;
+  spec: Spec;
+  summary: DataSummary;
+  data: ModelData;
+  step: CompiledTrainStep;
+  session: ort.InferenceSession;
+  state: TrainerState;
+  history: EvaluationRecord[];
+  log: (line: string) => void;
+}
+
+/**
+ * Epochs of shuffled batches through the train step, with evaluation, checkpoints, the best model and early
+ * stopping. State that survives an interruption lives in `state` (saved in every checkpoint); the rest is
+ * this run's bookkeeping.
+ */
+export class TrainingLoop {
+  private readonly out: string;
+  private readonly ckptDir: string;
+  private readonly keep: number;
+  private readonly metricName: EvaluationOptionsMetric;
+  private rowsSeen = 0;
+  private ortMs = 0;
+  private stepsThisRun = 0;
+  private readonly started = performance.now();
+  // Per epoch:
+  private batchIndex = 0;
+  private rowsInEpoch = 0;
+  private lossSum = 0;
+  private lossRows = 0;
+  /** A step evaluation runs before the next step, so the one due at an epoch's last step is the epoch's own. */
+  private evaluationDue = false;
+
+  constructor(private readonly s: LoopSetup) {
+    this.out = s.options.out;
+    this.ckptDir = join(this.out, "checkpoints");
+    this.keep = s.options.keepCheckpoints ?? 2;
+    this.metricName = s.spec.train.early_stopping.metric;
+  }
+
+  async run(): Promise<TrainResult> {
+    const { spec, state, history } = this.s;
+    let stoppedEarly = false;
+    while (state.epoch < spec.train.epochs) {
+      await this.epoch();
+      if (await this.endEpoch()) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    const wall = (performance.now() - this.started) / 1000;
+    const best = history.filter((h) => h.epoch === state.bestEpoch && h.at !== "step").pop();
+    return {
+      ...(best ? { best } : {}), history, steps: state.step, epochsRun: state.epoch, stoppedEarly,
+      rowsPerSecond: this.rowsSeen / Math.max(wall, 1e-9), ortShare: this.ortMs / 1000 / Math.max(wall, 1e-9), skippedRows: this.s.summary.skipped,
+    };
+  }
+
+  private score(m: EvaluationMetrics): number {
+    return this.metricName === "auc" ? m.overall.auc : this.metricName === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss;
+  }
+
+  private async evaluate(trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> {
+    const { options, spec, data, state } = this.s;
+    if (!options.valid) return undefined;
+    const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state) });
+    const session = await createSession(files["model.onnx"], { threads: options.threads });
+    const m = await evaluateFile(session, manifest, spec, options.valid);
+    const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, at, train_loss: trainLoss, ...m };
+    appendFileSync(join(this.out, "metrics.jsonl"), JSON.stringify(record) + "\n");
+    this.s.history.push(record);
+    return record;
+  }
+
+  private async epoch(): Promise<void> {
+    const { options, spec, state } = this.s;
+    const source = openRows(options.train, { positions: false }); // validated by the first pass
+    checkColumns(spec, await source.columns(), options.train);
+    const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`);
+    this.batchIndex = this.rowsInEpoch = this.lossSum = this.lossRows = 0;
+    this.evaluationDue = false;
+    let batch: LabelledRow[] = [];
+    for await (const row of stream) {
+      const labelled = labelRow(spec, row, options.train);
+      if (!labelled) continue;
+      batch.push(labelled);
+      if (batch.length === spec.train.batch_size) {
+        await this.batch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length) await this.batch(batch);
+  }
+
+  private async batch(batch: LabelledRow[]): Promise<void> {
+    const { options, spec, state } = this.s;
+    const t = spec.train;
+    this.rowsInEpoch += batch.length;
+    if (this.batchIndex++ < state.batchInEpoch) return; // already trained on before the interruption
+    if (this.evaluationDue) {
+      this.evaluationDue = false;
+      const r = await this.evaluate(this.lossSum / this.lossRows, "step");
+      if (r) this.s.log(`step ${r.step}: train loss ${r.train_loss.toFixed(4)}, valid ${this.metricName} ${Math.abs(this.score(r)).toFixed(4)}`);
+    }
+    state.step++;
+    const { loss, ortMs } = await runTrainStep(this.s.session, spec, this.s.step, state, {
+      rows: batch, domains: batch.map((r) => r.domain), labels: Float32Array.from(batch, (r) => r.label),
+      lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: (t.seed * 7919 + state.step) % 16_000_000, file: options.train,
+    }).catch((e) => {
+      state.step--;
+      throw e;
+    });
+    this.ortMs += ortMs;
+    this.lossSum += loss * batch.length;
+    this.lossRows += batch.length;
+    this.rowsSeen += batch.length;
+    state.batchInEpoch = this.batchIndex;
+    this.stepsThisRun++;
+    const elapsed = (performance.now() - this.started) / 1000;
+    options.progress?.({
+      epoch: state.epoch + 1, epochs: t.epochs, rowsDone: this.rowsInEpoch, rowsTotal: this.s.summary.rows,
+      rowsPerSecond: this.rowsSeen / Math.max(elapsed, 1e-9), loss: this.lossSum / this.lossRows,
+    });
+    if (options.evalEvery && state.step % options.evalEvery === 0) this.evaluationDue = true;
+    if (this.interrupted()) {
+      const path = this.save();
+      throw new Interrupted(`interrupted at step ${state.step}; saved ${path} — continue with --resume`);
+    }
+    if (t.checkpoint_every > 0 && state.step % t.checkpoint_every === 0) this.save();
+  }
+
+  private interrupted(): boolean {
+    const stopAfter = this.s.options.stopAfterSteps;
+    if (stopAfter !== undefined && this.stepsThisRun >= stopAfter) return true;
+    try {
+      checkInterrupted();
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  private save(name?: string): string {
+    return saveCheckpoint(this.s.state, this.ckptDir, this.s.spec, this.s.data, this.keep, name);
+  }
+
+  /** Evaluates, keeps the best model, checkpoints; true when early stopping ends the run. */
+  private async endEpoch(): Promise<boolean> {
+    const { options, spec, state, log } = this.s;
+    const trainLoss = this.lossRows ? this.lossSum / this.lossRows : NaN;
+    const record = await this.evaluate(trainLoss, "epoch");
+    state.epoch++;
+    state.batchInEpoch = 0;
+    const value = record ? this.score(record) : state.epoch; // without validation data the last epoch is the best
+    if (value > state.bestScore) {
+      state.bestScore = value;
+      state.bestEpoch = state.epoch;
+      state.badEpochs = 0;
+      writeBestModel(this.out, spec, this.s.data, state);
+      this.save("best.safetensors");
+    } else {
+      state.badEpochs++;
+    }
+    this.save();
+    if (record) log(`epoch ${state.epoch}: train loss ${trainLoss.toFixed(4)}, valid ${this.metricName} ${Math.abs(value).toFixed(4)}${state.bestEpoch === state.epoch ? " (best)" : ""}`);
+    if (options.valid && state.badEpochs >= spec.train.early_stopping.patience && state.epoch < spec.train.epochs) {
+      log(`early stopping: ${this.metricName} has not improved for ${state.badEpochs} epoch(s)`);
+      return true;
+    }
+    return false;
+  }
+}
+
+type EvaluationOptionsMetric = Spec["train"]["early_stopping"]["metric"];
+
+/**
+ * On resume, metrics.jsonl keeps only the records the checkpoint covers; later ones (written after it,
+ * before the interruption) would be written again.
+ */
+export function keepMetricsUpTo(path: string, state: TrainerState): EvaluationRecord[] {
+  if (!existsSync(path)) return [];
+  const records = readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as EvaluationRecord];
+    } catch {
+      return []; // a line cut short by a crash
+    }
+  });
+  const covered = (r: EvaluationRecord) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch));
+  const kept = records.filter(covered);
+  writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
+  return kept;
+}
+
+function writeBestModel(out: string, spec: Spec, data: ModelData, state: TrainerState): void {
+  const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state) });
+  writeFilesAtomic(out, { ...files, "manifest.json": JSON.stringify(manifest, null, 2) + "\n" });
+}
