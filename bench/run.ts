@@ -1,6 +1,7 @@
 // `npm run bench [-- name…]`: runs the benchmarks, prints their tables, writes bench/results/.
 import { benchInference } from "./inference.js";
 import { benchParseCheck } from "./parse-check.js";
+import { benchServe } from "./serve.js";
 import { benchTraining } from "./training.js";
 import { writeResults } from "./util.js";
 
@@ -25,6 +26,17 @@ const benches: Record<string, () => void | Promise<void>> = {
   training: () => suite("training", "training steps (host batch encoding + ONNX Runtime step + rows written back)", benchTraining, [
     "Figures measured on another machine are no reference here (these machines differ up to 2.5× in speed): the ratios above were measured in this run.",
   ]),
+  serve: async () => {
+    console.log("serving cesaa_small over HTTP (KServe v2 infer, autocannon):");
+    const { rows, summary } = await benchServe();
+    console.log("summary:");
+    for (const [k, v] of Object.entries(summary)) console.log(`  ${k}: ${v}`);
+    writeResults("serve", rows, [
+      "Summary:", "", ...Object.entries(summary).map(([k, v]) => `- ${k}: ${v}`), "",
+      "The server runs with one ONNX Runtime thread in its own process; autocannon has the other core. `mdr predict` reads and writes a 200,000-row CSV with one thread.",
+      "Batching on: requests that arrive while a run is in progress are coalesced into the next run (--max-delay-ms 0). Off: --no-batching, one run per request.",
+    ]);
+  },
 };
 
 const wanted = process.argv.slice(2);

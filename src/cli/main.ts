@@ -3,9 +3,11 @@ import { mdrcVersion } from "../compiler/version.js";
 import { UserError } from "../diagnostics/errors.js";
 import { registerCompile } from "./compile.js";
 import { registerEval } from "./eval.js";
+import { registerExport } from "./export.js";
 import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
 import { registerPredict } from "./predict.js";
+import { registerServe } from "./serve.js";
 import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
 
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerTrain(program);
   registerEval(program);
+  registerServe(program);
+  registerExport(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -62,14 +62,29 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
     }
   }
   const hash = specHash(spec);
-  const emitted = emitModel(built.graph, {
+  const g = built.graph;
+  const inputs: Manifest["inputs"] = built.features.inputs.map((i) => ({
+    name: i.column, column: i.column, dtype: i.dtype, shape: i.shape, meaning: i.role, ...(i.splitBy !== undefined ? { split_by: i.splitBy } : {}),
+  }));
+  const outputs: Manifest["outputs"] = [...g.outputs].sort((a, b) => rank(a.name) - rank(b.name)).map((o) => ({ name: o.name, dtype: o.dtype, shape: [...o.shape], meaning: o.doc ?? "" }));
+  const domain: Manifest["domain"] = { column: spec.domain.column, values: spec.domain.values, unknown: spec.domain.unknown, ...(spec.domain.fallback ? { fallback: spec.domain.fallback } : {}) };
+  const features: Manifest["features"] = spec.features.map((f) => ({
+    name: f.name, kind: f.kind, column: f.column,
+    ...(f.kind !== "numeric" && f.table ? { table: f.table } : {}),
+    ...(built.features.tableRows[f.name] !== undefined ? { table_rows: built.features.tableRows[f.name] } : {}),
+    ...(f.kind !== "numeric" && !f.table && f.hash_buckets === undefined && !f.range ? { vocabulary: data.vocabularies[f.name]?.length ?? 0 } : {}),
+  }));
+  const emitted = emitModel(g, {
     producerVersion: mdrcVersion,
     docString: `mdrc model ${spec.model}`,
-    metadata: { "mdrc.spec_sha256": hash, "mdrc.model": spec.model },
+    // The model file describes itself to any runtime, without the manifest beside it.
+    metadata: {
+      "mdrc.model": spec.model, "mdrc.version": mdrcVersion, "mdrc.spec_sha256": hash, "mdrc.label": spec.label,
+      "mdrc.domain": JSON.stringify(domain), "mdrc.inputs": JSON.stringify(inputs), "mdrc.outputs": JSON.stringify(outputs), "mdrc.features": JSON.stringify(features),
+    },
     externalDataAbove: options.externalDataAbove,
     externalDataFile: "model.onnx.data",
   });
-  const g = built.graph;
   const manifest: Manifest = {
     format: "mdrc-manifest/1",
     model: spec.model,
@@ -83,17 +98,10 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
       ...(emitted.externalData ? { external_data: "model.onnx.data", external_data_sha256: sha256(emitted.externalData) } : {}),
     },
     label: spec.label,
-    inputs: built.features.inputs.map((i) => ({
-      name: i.column, column: i.column, dtype: i.dtype, shape: i.shape, meaning: i.role, ...(i.splitBy !== undefined ? { split_by: i.splitBy } : {}),
-    })),
-    outputs: [...g.outputs].sort((a, b) => rank(a.name) - rank(b.name)).map((o) => ({ name: o.name, dtype: o.dtype, shape: [...o.shape], meaning: o.doc ?? "" })),
-    domain: { column: spec.domain.column, values: spec.domain.values, unknown: spec.domain.unknown, ...(spec.domain.fallback ? { fallback: spec.domain.fallback } : {}) },
-    features: spec.features.map((f) => ({
-      name: f.name, kind: f.kind, column: f.column,
-      ...(f.kind !== "numeric" && f.table ? { table: f.table } : {}),
-      ...(built.features.tableRows[f.name] !== undefined ? { table_rows: built.features.tableRows[f.name] } : {}),
-      ...(f.kind !== "numeric" && !f.table && f.hash_buckets === undefined && !f.range ? { vocabulary: data.vocabularies[f.name]?.length ?? 0 } : {}),
-    })),
+    inputs,
+    outputs,
+    domain,
+    features,
     dispatch: Object.fromEntries(spec.gates.filter((x) => x.type === "topk").map((x) => [x.name, options.dispatch ?? x.dispatch])),
     numeric: data.numeric,
     spec,
