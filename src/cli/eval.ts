@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { loadModelFiles } from "../runtime/model-files.js";
 import { evaluateFile } from "../runtime/scoring.js";
-import { createSession } from "../runtime/session.js";
-import { metricsTable } from "./metrics-table.js";
+import { withRouterOutputs } from "../runtime/model-folder.js";
+import { metricsTable, routerTables } from "./metrics-table.js";
 import { positiveInt } from "./options.js";
 
 export function registerEval(program: Command): void {
@@ -17,9 +17,10 @@ export function registerEval(program: Command): void {
     .option("--threads <n>", "intra-op threads", positiveInt)
     .action(async (model: string, opts: { data: string; json?: boolean; ep: "cpu" | "cuda"; threads?: number }) => {
       const { modelPath, manifest } = loadModelFiles(model);
-      const session = await createSession(modelPath, { ep: opts.ep, threads: opts.threads });
-      const m = await evaluateFile(session, manifest, manifest.spec, opts.data);
+      const { session, manifest: scored, note } = await withRouterOutputs(modelPath, manifest, { ep: opts.ep, threads: opts.threads });
+      const m = await evaluateFile(session, scored, manifest.spec, opts.data);
       if (opts.json) process.stdout.write(JSON.stringify(m, null, 2) + "\n");
-      else process.stdout.write(`metrics of ${model} on ${opts.data}${m.skipped ? ` (${m.skipped} rows with undeclared domain values skipped)` : ""}:\n${metricsTable(m)}\n`);
+      else process.stdout.write(`metrics of ${model} on ${opts.data}${m.skipped ? ` (${m.skipped} rows with undeclared domain values skipped)` : ""}:\n${metricsTable(m)}\n${routerTables(m.routers, manifest.spec.domain.values)}`);
+      if (note) process.stderr.write(`${note}\n`);
     });
 }

@@ -7,6 +7,7 @@ import { registerExport } from "./export.js";
 import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
 import { registerPredict } from "./predict.js";
+import { registerReport } from "./report.js";
 import { registerServe } from "./serve.js";
 import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerServe(program);
   registerExport(program);
+  registerReport(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -13,10 +13,11 @@ export function registerPredict(program: Command): void {
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
     .option("--batch-size <n>", "rows per run", positiveInt, 4096)
     .option("--threads <n>", "intra-op threads", positiveInt)
+    .option("--debug-outputs", "also write each gate's router probabilities (<gate>.p0…) and selected experts (<gate>.choice1…)")
     .option("--keep <columns>", "comma-separated columns to copy to the output (ids)", (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean))
-    .action(async (model: string, opts: { data: string; out: string; ep: "cpu" | "cuda"; batchSize: number; threads?: number; keep?: string[] }) => {
+    .action(async (model: string, opts: { data: string; out: string; ep: "cpu" | "cuda"; batchSize: number; threads?: number; keep?: string[]; debugOutputs?: boolean }) => {
       const t0 = performance.now();
-      const r = await predict({ model, data: opts.data, out: opts.out, ep: opts.ep, batchSize: opts.batchSize, threads: opts.threads, keep: opts.keep });
+      const r = await predict({ model, data: opts.data, out: opts.out, ep: opts.ep, batchSize: opts.batchSize, threads: opts.threads, keep: opts.keep, debugOutputs: opts.debugOutputs });
       const s = (performance.now() - t0) / 1000;
       process.stderr.write(`scored ${r.rows} rows in ${s.toFixed(2)} s → ${opts.out}${r.skipped ? `; skipped ${r.skipped} rows with undeclared domain values` : ""}\n`);
     });

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { compileSpecFile } from "../compiler/frontend.js";
 import { train } from "../runtime/trainer.js";
-import { metricsTable } from "./metrics-table.js";
+import { metricsTable, routerTables } from "./metrics-table.js";
 import { positiveInt } from "./options.js";
 import { printDiagnostics, UsageError } from "./output.js";
 import { progressReporter } from "./progress.js";
@@ -51,8 +51,8 @@ export function registerTrain(program: Command): void {
       const s = (performance.now() - t0) / 1000;
       process.stderr.write(`trained ${result.steps} steps in ${s.toFixed(1)} s (${Math.round(result.rowsPerSecond)} rows/s, ${(result.ortShare * 100).toFixed(0)}% inside ONNX Runtime)${result.skippedRows ? `; skipped ${result.skippedRows} rows with undeclared domain values per epoch` : ""}\n`);
       if (result.best) {
-        process.stdout.write(`best model (epoch ${result.best.epoch}) on ${opts.valid}:\n${metricsTable(result.best)}\n`);
+        process.stdout.write(`best model (epoch ${result.best.epoch}) on ${opts.valid}:\n${metricsTable(result.best)}\n${routerTables(result.best.routers, compiled.spec.domain.values)}`);
       }
-      process.stderr.write(`wrote ${opts.out}/: model.onnx, manifest.json, run.json, ${opts.valid ? "metrics.jsonl, " : ""}checkpoints/\n`);
+      process.stderr.write(`wrote ${opts.out}/: model.onnx, manifest.json, run.json, ${opts.valid ? "metrics.jsonl, " : ""}train_log.jsonl, checkpoints/ (\`mdr report ${opts.out}\` draws them)\n`);
     });
 }

@@ -1,11 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { compileInference, type Manifest } from "../compiler/inference.js";
+import type { Manifest } from "../compiler/inference.js";
 import { UserError } from "../diagnostics/errors.js";
-import type { DispatchMode } from "../plan/plan.js";
-import { checkpointWeights } from "../runtime/checkpoint-layout.js";
-import { readCheckpoint } from "../runtime/checkpoint.js";
+import { rebuildFromCheckpoint } from "../runtime/model-folder.js";
 import { loadModelFiles } from "../runtime/model-files.js";
 import { makeFolder, withSignalGuard, writeFilesAtomic } from "../runtime/output.js";
 import { servedInputs, servedOutputs } from "../serve/protocol.js";
@@ -43,7 +41,13 @@ export async function exportTriton(modelDir: string, repository: string, options
   let exported = manifest;
   let recompiled: string | undefined;
   if (manifest.inputs.some((i) => i.split_by !== undefined)) {
-    const copy = recompileWithInGraphSplit(modelDir, dirname(modelPath), manifest);
+    const copy = rebuildFromCheckpoint(dirname(modelPath), manifest, { opset: Math.max(IN_GRAPH_SPLIT_OPSET, manifest.opset) });
+    if (!copy) {
+      throw new UserError(
+        `${modelDir} takes multi-valued fields split on the host (opset ${manifest.opset}), and Triton sends one value per row; ` +
+        `no checkpoint in the folder rebuilds its model.onnx, so it cannot be recompiled here. Compile it with \`mdr compile <spec> --checkpoint <checkpoint> --opset ${IN_GRAPH_SPLIT_OPSET}\` and export that folder`,
+      );
+    }
     files = copy.files;
     exported = copy.manifest;
     recompiled = `multi-valued fields are split in the graph at opset ${exported.opset} (the model folder's copy is opset ${manifest.opset})`;
@@ -69,34 +73,6 @@ export async function exportTriton(modelDir: string, repository: string, options
     }
   });
   return { name, folder, opset: exported.opset, ...(recompiled ? { recompiled } : {}) };
-}
-
-/**
- * The model again at the in-graph-split opset, with the weights and vocabularies of the checkpoint it was
- * built from — proven by rebuilding the folder's own model.onnx from that checkpoint byte for byte.
- */
-function recompileWithInGraphSplit(modelDir: string, dir: string, manifest: Manifest): { files: Record<string, Uint8Array>; manifest: Manifest } {
-  const candidates = [join(dir, "checkpoints", "best.safetensors"), join(dir, "checkpoint.safetensors")].filter((p) => existsSync(p));
-  const options = compileOptionsOf(manifest);
-  for (const path of candidates) {
-    const { weights, data } = checkpointWeights(readCheckpoint(path));
-    const again = compileInference(manifest.spec, { ...options, opset: manifest.opset, data, weights });
-    if (sha256(again.files["model.onnx"]) !== manifest.files.model_sha256) continue;
-    const copy = compileInference(manifest.spec, { ...options, opset: Math.max(IN_GRAPH_SPLIT_OPSET, manifest.opset), data, weights });
-    return copy;
-  }
-  throw new UserError(
-    `${modelDir} takes multi-valued fields split on the host (opset ${manifest.opset}), and Triton sends one value per row; ` +
-    `no checkpoint in the folder rebuilds its model.onnx, so it cannot be recompiled here. Compile it with \`mdr compile <spec> --checkpoint <checkpoint> --opset ${IN_GRAPH_SPLIT_OPSET}\` and export that folder`,
-  );
-}
-
-/** The compile options a manifest records: per-gate dispatch overrides and debug outputs. */
-function compileOptionsOf(m: Manifest): { dispatch?: DispatchMode; debugOutputs: boolean } {
-  const gates = m.spec.gates.filter((g) => g.type === "topk");
-  const modes = new Set(Object.values(m.dispatch));
-  const asDeclared = gates.every((g) => m.dispatch[g.name] === g.dispatch);
-  return { ...(!asDeclared && modes.size === 1 ? { dispatch: [...modes][0] } : {}), debugOutputs: m.outputs.some((o) => o.name.startsWith("debug.")) };
 }
 
 /**
@@ -127,8 +103,4 @@ export function tritonConfig(name: string, m: Manifest, maxBatch: number): strin
 
 function quote(s: string): string {
   return JSON.stringify(s);
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { compileInference } from "../compiler/inference.js";
+import { dirname, join } from "node:path";
+import type ort from "onnxruntime-node";
+import { compileInference, type CompiledInference, type Manifest } from "../compiler/inference.js";
 import { compileTrainStep } from "../compiler/train-step.js";
 import { UserError } from "../diagnostics/errors.js";
 import { DEFAULT_OPSET } from "../onnx/opset.js";
@@ -11,6 +13,7 @@ import { checkpointChunks, readCheckpoint } from "./checkpoint.js";
 import { checkpointWeights, initialCheckpoint } from "./checkpoint-layout.js";
 import { withSignalGuard, writeFilesAtomic } from "./output.js";
 import { RUN_FILE, specConflicts } from "./run-folder.js";
+import { createSession, type SessionOptions } from "./session.js";
 
 export interface CompileFolderOptions {
   opset?: number;
@@ -55,4 +58,48 @@ function checkpointForSpec(path: string, spec: Spec): ReturnType<typeof checkpoi
     }
   }
   return checkpointWeights(ckpt);
+}
+
+/**
+ * A model folder's model compiled again with other options (another opset, debug outputs), from the
+ * checkpoint its weights came from: a run's best checkpoint or a compiled folder's initial one. The
+ * checkpoint is proven by rebuilding the folder's own model.onnx from it byte for byte; undefined when no
+ * checkpoint there does.
+ */
+export function rebuildFromCheckpoint(dir: string, manifest: Manifest, change: { opset?: number; debugOutputs?: boolean }): CompiledInference | undefined {
+  const candidates = [join(dir, "checkpoints", "best.safetensors"), join(dir, "checkpoint.safetensors")].filter((p) => existsSync(p));
+  const recorded = compileOptionsOf(manifest);
+  for (const path of candidates) {
+    const { weights, data } = checkpointWeights(readCheckpoint(path));
+    const again = compileInference(manifest.spec, { ...recorded, opset: manifest.opset, data, weights });
+    if (sha256(again.files["model.onnx"]) !== manifest.files.model_sha256) continue;
+    return compileInference(manifest.spec, { ...recorded, opset: change.opset ?? manifest.opset, debugOutputs: change.debugOutputs ?? recorded.debugOutputs, data, weights });
+  }
+  return undefined;
+}
+
+/** The compile options a manifest records: per-gate dispatch overrides and debug outputs. */
+function compileOptionsOf(m: Manifest): { dispatch?: DispatchMode; debugOutputs: boolean } {
+  const gates = m.spec.gates.filter((g) => g.type === "topk");
+  const modes = new Set(Object.values(m.dispatch));
+  const asDeclared = gates.every((g) => m.dispatch[g.name] === g.dispatch);
+  return { ...(!asDeclared && modes.size === 1 ? { dispatch: [...modes][0] } : {}), debugOutputs: m.outputs.some((o) => o.name.startsWith("debug.")) };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * A session of a folder's model with the routers' debug outputs: the model itself when it has them, else
+ * the model rebuilt with them from its checkpoint; without one, the plain model and a note saying why.
+ */
+export async function withRouterOutputs(modelPath: string, manifest: Manifest, options: SessionOptions): Promise<{ session: ort.InferenceSession; manifest: Manifest; note?: string }> {
+  const wanted = manifest.spec.gates.length > 0 && !manifest.outputs.some((o) => o.name.startsWith("debug."));
+  const rebuilt = wanted ? rebuildFromCheckpoint(dirname(modelPath), manifest, { debugOutputs: true }) : undefined;
+  if (rebuilt) return { session: await createSession(rebuilt.files["model.onnx"], options), manifest: rebuilt.manifest };
+  return {
+    session: await createSession(modelPath, options), manifest,
+    ...(wanted ? { note: "router statistics: not available — no checkpoint beside the model rebuilds it; compile it with --debug-outputs" } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import type ort from "onnxruntime-node";
 import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
@@ -7,6 +8,7 @@ import { loadModelFiles } from "./model-files.js";
 import { checkInterrupted, describeFsError, tempPathFor, withSignalGuard } from "./output.js";
 import { openRows } from "./readers.js";
 import { domainOf } from "./rows.js";
+import { withRouterOutputs } from "./model-folder.js";
 import { createSession, type ExecutionProvider } from "./session.js";
 
 export interface PredictOptions {
@@ -17,6 +19,8 @@ export interface PredictOptions {
   batchSize?: number;
   threads?: number;
   keep?: string[];
+  /** Also write each gate's router probabilities and selected experts as columns. */
+  debugOutputs?: boolean;
 }
 
 export interface PredictResult {
@@ -41,15 +45,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     throw new UserError(`-o ${options.out} is a folder; name the output file, e.g. ${join(options.out, "predictions.csv")}`);
   }
   const { modelPath, manifest } = loadModelFiles(options.model);
-  if (!toStdout) {
-    // The output replaces its path at the end: it must not be the input, or a file of the model.
-    const target = canonical(options.out);
-    const model = dirname(modelPath); // the model folder, whether a folder or its model.onnx was named
-    const inputs = [options.data, modelPath, join(model, "manifest.json"), ...(manifest.files.external_data ? [join(model, manifest.files.external_data)] : [])];
-    const clash = inputs.find((p) => p !== "-" && canonical(p) === target);
-    if (clash) throw new UserError(`-o ${options.out} would overwrite ${clash}, which this command reads; write the predictions elsewhere`);
-  }
-  const session = await createSession(modelPath, { ep: options.ep, threads: options.threads });
+  if (!toStdout) refuseOverwritingInputs(options, modelPath, manifest);
+  const { session, debug } = await predictSession(modelPath, manifest, options);
   const source = openRows(options.data);
   const columns = new Set(await source.columns());
   for (const [col, why] of requiredColumns(manifest)) {
@@ -69,7 +66,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     let rows = 0;
     let skipped = 0;
     try {
-      write(fd, [...keep, "probability"].map(csvField).join(",") + "\n");
+      write(fd, [...keep, "probability", ...debug.flatMap(debugColumns)].map(csvField).join(",") + "\n");
       let batch: RawRow[] = [];
       const flush = async () => {
         if (!batch.length) return;
@@ -77,7 +74,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         const p = result.probability.data as Float32Array;
         let text = "";
         batch.forEach((r, i) => {
-          text += keep.map((k) => csvField(String(r.values[k] ?? ""))).join(",") + (keep.length ? "," : "") + formatProbability(p[i]) + "\n";
+          const extra = debug.map((o) => debugCells(result[o.name], i)).join("");
+          text += keep.map((k) => csvField(String(r.values[k] ?? ""))).join(",") + (keep.length ? "," : "") + formatProbability(p[i]) + extra + "\n";
         });
         write(fd, text);
         rows += batch.length;
@@ -112,6 +110,43 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       throw e;
     }
   });
+}
+
+/** `debug.router.probabilities` [N, 8] → router.p0 … router.p7; `debug.router.selected` [N, 2] → router.choice1, router.choice2. */
+function debugColumns(o: { name: string; shape: (number | string)[] }): string[] {
+  const [, gate, what] = o.name.split(".");
+  const n = Number(o.shape[1]);
+  return Array.from({ length: n }, (_, j) => (what === "selected" ? `${gate}.choice${j + 1}` : `${gate}.p${j}`));
+}
+
+function debugCells(t: { data: unknown; dims: readonly number[] }, row: number): string {
+  const width = t.dims[1];
+  const data = t.data as Float32Array | BigInt64Array;
+  let out = "";
+  for (let j = 0; j < width; j++) {
+    const v = data[row * width + j];
+    out += "," + (typeof v === "bigint" ? v.toString() : formatProbability(v));
+  }
+  return out;
+}
+
+/** The output replaces its path at the end: it must not be the input, or a file of the model. */
+function refuseOverwritingInputs(options: PredictOptions, modelPath: string, manifest: Manifest): void {
+  const target = canonical(options.out);
+  const model = dirname(modelPath); // the model folder, whether a folder or its model.onnx was named
+  const inputs = [options.data, modelPath, join(model, "manifest.json"), ...(manifest.files.external_data ? [join(model, manifest.files.external_data)] : [])];
+  const clash = inputs.find((p) => p !== "-" && canonical(p) === target);
+  if (clash) throw new UserError(`-o ${options.out} would overwrite ${clash}, which this command reads; write the predictions elsewhere`);
+}
+
+/** The model's session, with the routers' debug outputs when asked for (rebuilt from its checkpoint if need be). */
+async function predictSession(modelPath: string, manifest: Manifest, options: PredictOptions): Promise<{ session: ort.InferenceSession; debug: Manifest["outputs"] }> {
+  const sessionOptions = { ep: options.ep, threads: options.threads };
+  if (!options.debugOutputs) return { session: await createSession(modelPath, sessionOptions), debug: [] };
+  const routed = await withRouterOutputs(modelPath, manifest, sessionOptions);
+  const debug = routed.manifest.outputs.filter((o) => o.name.startsWith("debug."));
+  if (routed.note || debug.length === 0) throw new UserError(`--debug-outputs: ${routed.note ?? "the model has no gates"}`);
+  return { session: routed.session, debug };
 }
 
 /** A path with links resolved (for a file that does not exist yet, its folder's). */

@@ -13,7 +13,9 @@ import { describeFsError, makeFolder, writeFilesAtomic } from "./output.js";
 export const RUN_FILE = "run.json";
 const LOCK_FILE = ".lock";
 /** What a run writes; `--overwrite` removes exactly these. */
-const RUN_FILES = ["model.onnx", "model.onnx.data", "manifest.json", "metrics.jsonl", RUN_FILE];
+/** The training curve of a run: mean loss and loss terms over windows of steps. */
+export const TRAIN_LOG = "train_log.jsonl";
+const RUN_FILES = ["model.onnx", "model.onnx.data", "manifest.json", "metrics.jsonl", TRAIN_LOG, "report.html", RUN_FILE];
 const CHECKPOINT_FILE = /^(ckpt-\d+|best)\.safetensors$/;
 
 export type FolderMode = "fresh" | "resume" | "overwrite";

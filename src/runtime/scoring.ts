@@ -4,10 +4,15 @@ import type { Spec } from "../spec/types.js";
 import { DataError, encodeBatch } from "./batch.js";
 import { evaluate, type EvaluationMetrics } from "./metrics.js";
 import { openRows } from "./readers.js";
+import { RouterStatistics, type GateStatistics } from "./router-stats.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 
-/** Scores a labelled file with an inference session and computes overall and per-domain metrics. */
-export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, batchSize = 4096): Promise<EvaluationMetrics & { skipped: number }> {
+/**
+ * Scores a labelled file with an inference session and computes overall and per-domain metrics, and the
+ * router statistics of every gate whose debug outputs the model has.
+ */
+export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, batchSize = 4096): Promise<EvaluationMetrics & { skipped: number; routers?: Record<string, GateStatistics> }> {
+  const routers = RouterStatistics.gatesOf(manifest).length ? new RouterStatistics(spec.domain.values) : undefined;
   const source = openRows(file);
   checkColumns(spec, await source.columns(), file);
   const probabilities: number[] = [];
@@ -19,6 +24,7 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
     if (!batch.length) return;
     const out = await session.run(encodeBatch(manifest, batch, file));
     const p = out.probability.data as Float32Array;
+    routers?.add(out, batch.map((r) => r.domain));
     batch.forEach((r, i) => {
       probabilities.push(p[i]);
       labels.push(r.label);
@@ -37,5 +43,5 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
   }
   await flush();
   if (labels.length === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
-  return { ...evaluate(probabilities, labels, domains, spec.domain.values), skipped };
+  return { ...evaluate(probabilities, labels, domains, spec.domain.values), skipped, ...(routers ? { routers: routers.result() } : {}) };
 }

@@ -10,6 +10,7 @@ import type { DataSummary } from "./data-stats.js";
 import type { EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
+import { TRAIN_LOG } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
@@ -49,6 +50,12 @@ export class TrainingLoop {
   private rowsInEpoch = 0;
   private lossSum = 0;
   private lossRows = 0;
+  /** Loss terms × rows since the last evaluation. */
+  private termSums: Record<string, number> = {};
+  private termRows = 0;
+  /** The training curve: mean loss and terms over windows of `logEvery` steps, for `mdr report`. */
+  private readonly logEvery: number;
+  private window = { steps: 0, rows: 0, loss: 0, terms: {} as Record<string, number> };
   /** A step evaluation runs before the next step, so the one due at an epoch's last step is the epoch's own. */
   private evaluationDue = false;
 
@@ -57,6 +64,7 @@ export class TrainingLoop {
     this.ckptDir = join(this.out, "checkpoints");
     this.keep = s.options.keepCheckpoints ?? 2;
     this.metricName = s.spec.train.early_stopping.metric;
+    this.logEvery = Math.max(1, Math.round(Math.ceil(s.summary.rows / s.spec.train.batch_size) / 50)); // ~50 points an epoch
   }
 
   async run(): Promise<TrainResult> {
@@ -84,10 +92,15 @@ export class TrainingLoop {
   private async evaluate(trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> {
     const { options, spec, data, state } = this.s;
     if (!options.valid) return undefined;
-    const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state) });
+    // With the routers' debug outputs, so each evaluation also says what the experts did per domain.
+    const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state), debugOutputs: spec.gates.length > 0 });
     const session = await createSession(files["model.onnx"], { threads: options.threads });
     const m = await evaluateFile(session, manifest, spec, options.valid);
-    const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, at, train_loss: trainLoss, ...m };
+    await session.release();
+    const terms = Object.fromEntries(Object.entries(this.termSums).map(([k, v]) => [k, v / Math.max(this.termRows, 1)]));
+    this.termSums = {};
+    this.termRows = 0;
+    const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, at, train_loss: trainLoss, ...(Object.keys(terms).length ? { loss_terms: terms } : {}), ...m };
     appendFileSync(join(this.out, "metrics.jsonl"), JSON.stringify(record) + "\n");
     this.s.history.push(record);
     return record;
@@ -124,7 +137,7 @@ export class TrainingLoop {
       if (r) this.s.log(`step ${r.step}: train loss ${r.train_loss.toFixed(4)}, valid ${this.metricName} ${Math.abs(this.score(r)).toFixed(4)}`);
     }
     state.step++;
-    const { loss, ortMs } = await runTrainStep(this.s.session, spec, this.s.step, state, {
+    const { loss, terms, ortMs } = await runTrainStep(this.s.session, spec, this.s.step, state, {
       rows: batch, domains: batch.map((r) => r.domain), labels: Float32Array.from(batch, (r) => r.label),
       lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: (t.seed * 7919 + state.step) % 16_000_000, file: options.train,
     }).catch((e) => {
@@ -134,6 +147,9 @@ export class TrainingLoop {
     this.ortMs += ortMs;
     this.lossSum += loss * batch.length;
     this.lossRows += batch.length;
+    for (const [k, v] of Object.entries(terms)) this.termSums[k] = (this.termSums[k] ?? 0) + v * batch.length;
+    this.termRows += batch.length;
+    this.logStep(loss, terms, batch.length);
     this.rowsSeen += batch.length;
     state.batchInEpoch = this.batchIndex;
     this.stepsThisRun++;
@@ -148,6 +164,19 @@ export class TrainingLoop {
       throw new Interrupted(`interrupted at step ${state.step}; saved ${path} — continue with --resume`);
     }
     if (t.checkpoint_every > 0 && state.step % t.checkpoint_every === 0) this.save();
+  }
+
+  private logStep(loss: number, terms: Record<string, number>, rows: number): void {
+    const w = this.window;
+    w.steps++;
+    w.rows += rows;
+    w.loss += loss * rows;
+    for (const [k, v] of Object.entries(terms)) w.terms[k] = (w.terms[k] ?? 0) + v * rows;
+    if (w.steps < this.logEvery) return;
+    const mean = (x: number) => Number((x / w.rows).toPrecision(6));
+    const line = { step: this.s.state.step, epoch: this.s.state.epoch + 1, loss: mean(w.loss), terms: Object.fromEntries(Object.entries(w.terms).map(([k, v]) => [k, mean(v)])) };
+    appendFileSync(join(this.out, TRAIN_LOG), JSON.stringify(line) + "\n");
+    this.window = { steps: 0, rows: 0, loss: 0, terms: {} };
   }
 
   private interrupted(): boolean {
@@ -211,6 +240,20 @@ export function keepMetricsUpTo(path: string, state: TrainerState): EvaluationRe
   const kept = records.filter(covered);
   writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
   return kept;
+}
+
+/** On resume, the training curve keeps only the steps the checkpoint covers. */
+export function keepTrainLogUpTo(out: string, state: TrainerState): void {
+  const path = join(out, TRAIN_LOG);
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8").split("\n").filter((l) => {
+    try {
+      return l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= state.step;
+    } catch {
+      return false;
+    }
+  });
+  writeFilesAtomic(out, { [TRAIN_LOG]: kept.map((l) => l + "\n").join("") });
 }
 
 function writeBestModel(out: string, spec: Spec, data: ModelData, state: TrainerState): void {

@@ -1,6 +1,7 @@
 import type { DispatchMode } from "../graph/dispatch.js";
 import type { Spec } from "../spec/types.js";
 import type { EvaluationMetrics } from "./metrics.js";
+import type { GateStatistics } from "./router-stats.js";
 import type { ExecutionProvider } from "./session.js";
 
 export interface TrainOptions {
@@ -45,6 +46,10 @@ export interface EvaluationRecord extends EvaluationMetrics {
   /** An evaluation at an epoch's end, or every --eval-every steps. */
   at: "epoch" | "step";
   train_loss: number;
+  /** Each loss term (unweighted), averaged over the rows trained on since the previous evaluation. */
+  loss_terms?: Record<string, number>;
+  /** Per gate, on the validation data: expert usage by domain, router–domain mutual information, load balance. */
+  routers?: Record<string, GateStatistics>;
 }
 
 export interface TrainResult {

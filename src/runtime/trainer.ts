@@ -13,7 +13,7 @@ import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRe
 import { checkColumns } from "./rows.js";
 import { createSession } from "./session.js";
 import { NonFiniteLoss } from "./step-runner.js";
-import { keepMetricsUpTo, TrainingLoop } from "./train-loop.js";
+import { keepMetricsUpTo, keepTrainLogUpTo, TrainingLoop } from "./train-loop.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
 export type { EvaluationRecord, Progress, TrainOptions, TrainResult } from "./train-options.js";
@@ -108,6 +108,7 @@ async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSum
   if (resumeFrom) {
     restore(state, resumeFrom.checkpoint, resumeFrom.path, spec, step.signature.slots);
     history.push(...keepMetricsUpTo(join(options.out, "metrics.jsonl"), state));
+    keepTrainLogUpTo(options.out, state);
     log(`resumed from ${resumeFrom.path} (epoch ${state.epoch + 1}, step ${state.step})`);
   }
   makeFolder(join(options.out, "checkpoints"));

@@ -125,12 +125,23 @@ function routes(app: FastifyInstance, registry: ModelRegistry, metrics: ServerMe
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no endpoint ${req.method} ${req.url.split("?")[0]}` }));
 
+  healthRoutes(app, registry, draining);
+  modelRoutes(app, modelOf, draining);
+  repositoryRoutes(app, registry);
+  app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+}
+
+function healthRoutes(app: FastifyInstance, registry: ModelRegistry, draining: () => boolean): void {
   app.get("/v2", async () => ({ name: "mdrc", version: mdrcVersion, extensions: ["model_repository"] }));
   app.get("/v2/health/live", async () => ({ live: true }));
   app.get("/v2/health/ready", async (_req, reply) => {
     const ready = !draining() && registry.names().every((n) => registry.get(n));
     return reply.code(ready ? 200 : 503).send({ ready });
   });
+}
+
+/** Metadata, readiness and inference of one model (v2), and its row form (v1). */
+function modelRoutes(app: FastifyInstance, modelOf: (p: ModelParams) => ModelVersion, draining: () => boolean): void {
   const metadata = async (req: FastifyRequest) => {
     const v = modelOf(req.params as ModelParams);
     const m = v.manifest;
@@ -172,6 +183,9 @@ function routes(app: FastifyInstance, registry: ModelRegistry, metrics: ServerMe
     const out = await run(v, parseInstances(req.body), "instance");
     return { predictions: Array.from(out.probability.data as Float32Array, Number), model_version: String(v.version) };
   });
+}
+
+function repositoryRoutes(app: FastifyInstance, registry: ModelRegistry): void {
   app.post("/v2/repository/index", async () => registry.names().map((name) => ({ name, version: String(registry.get(name)?.version ?? ""), state: registry.get(name) ? "READY" : "UNAVAILABLE" })));
   // Reloads a model from its folder (a retrained run, a recompiled model, a symlink pointed elsewhere).
   app.post("/v2/repository/models/:name/load", async (req: FastifyRequest) => {
@@ -185,7 +199,6 @@ function routes(app: FastifyInstance, registry: ModelRegistry, metrics: ServerMe
       throw e;
     }
   });
-  app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 }
 
 /** The model a request names, in a /v2 path parameter or a /v1 `<name>:predict`. */

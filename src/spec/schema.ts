@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject } from "ajv";
+import type { DiagnosticName } from "../diagnostics/codes.js";
 import { createDiagnostic, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { didYouMean, quoteList } from "../diagnostics/suggest.js";
 import { joinPath, type SourceMap } from "./source-map.js";
@@ -91,25 +92,16 @@ function valueDiagnostic(e: ErrorObject, sourceMap: SourceMap): Diagnostic {
   const path = e.instancePath;
   const last = path.slice(path.lastIndexOf("/") + 1);
   const span = sourceMap.valueSpan(path);
+  const at = (name: DiagnosticName, message: string, hint?: string) => createDiagnostic(name, { message, ...(hint !== undefined ? { hint } : {}), span, path });
   switch (e.keyword) {
     case "enum":
     case "const": {
       const allowed = e.keyword === "enum" ? (e.params as { allowedValues: unknown[] }).allowedValues : [(e.params as { allowedValue: unknown }).allowedValue];
-      return createDiagnostic("invalid-value", {
-        message: `'${String(e.data)}' is not a valid value for '${last}'.`,
-        hint: [didYouMean(String(e.data), allowed.map(String)), `Allowed: ${quoteList(allowed.map(String))}.`].filter(Boolean).join(" "),
-        span,
-        path,
-      });
+      return at("invalid-value", `'${String(e.data)}' is not a valid value for '${last}'.`, [didYouMean(String(e.data), allowed.map(String)), `Allowed: ${quoteList(allowed.map(String))}.`].filter(Boolean).join(" "));
     }
     case "type": {
       const expected = (e.params as { type: string }).type;
-      return createDiagnostic("wrong-type", {
-        message: `'${last}' must be ${article(expected)}, not ${describeValue(e.data)}.`,
-        hint: typeHint(expected),
-        span,
-        path,
-      });
+      return at("wrong-type", `'${last}' must be ${article(expected)}, not ${describeValue(e.data)}.`, typeHint(expected));
     }
     case "minimum":
     case "exclusiveMinimum":
@@ -117,39 +109,19 @@ function valueDiagnostic(e: ErrorObject, sourceMap: SourceMap): Diagnostic {
     case "exclusiveMaximum": {
       const { comparison, limit } = e.params as { comparison: string; limit: number };
       const positive = e.keyword === "exclusiveMinimum" && limit === 0;
-      return createDiagnostic("out-of-range", {
-        message: positive ? `'${last}' must be positive, not ${String(e.data)}.` : `'${last}' must be ${comparison} ${limit}, not ${String(e.data)}.`,
-        hint: positive ? "Sizes, counts and rates are greater than zero." : `Use a value ${comparison} ${limit}.`,
-        span,
-        path,
-      });
+      return at("out-of-range", positive ? `'${last}' must be positive, not ${String(e.data)}.` : `'${last}' must be ${comparison} ${limit}, not ${String(e.data)}.`, positive ? "Sizes, counts and rates are greater than zero." : `Use a value ${comparison} ${limit}.`);
     }
     case "minItems":
     case "maxItems": {
       const { limit } = e.params as { limit: number };
-      return createDiagnostic("out-of-range", {
-        message: `'${last}' needs ${e.keyword === "minItems" ? "at least" : "at most"} ${limit} item${limit === 1 ? "" : "s"}.`,
-        hint: last === "range" ? "Write `range: [min, max]`." : `Give ${e.keyword === "minItems" ? "at least" : "at most"} ${limit}.`,
-        span,
-        path,
-      });
+      return at("out-of-range", `'${last}' needs ${e.keyword === "minItems" ? "at least" : "at most"} ${limit} item${limit === 1 ? "" : "s"}.`, last === "range" ? "Write `range: [min, max]`." : `Give ${e.keyword === "minItems" ? "at least" : "at most"} ${limit}.`);
     }
     case "uniqueItems":
-      return createDiagnostic("duplicate-property", {
-        message: `'${last}' lists the same item twice.`,
-        hint: "List each item once.",
-        span,
-        path,
-      });
+      return at("duplicate-property", `'${last}' lists the same item twice.`, "List each item once.");
     case "pattern":
-      return createDiagnostic("invalid-value", {
-        message: `'${String(e.data)}' is not a valid name.`,
-        hint: "Names use letters, digits, '_' and '-', and do not start with a digit.",
-        span,
-        path,
-      });
+      return at("invalid-value", `'${String(e.data)}' is not a valid name.`, "Names use letters, digits, '_' and '-', and do not start with a digit.");
     default:
-      return createDiagnostic("invalid-value", { message: `${where(path)} ${e.message ?? "is invalid"}.`, span, path });
+      return at("invalid-value", `${where(path)} ${e.message ?? "is invalid"}.`);
   }
 }
 

@@ -28,7 +28,7 @@ test("train + eval on a small file: per-domain table, model, metrics, checkpoint
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^news\s+\d+\s+0\.\d{3}\s+0\.\d{4}\s+0\.\d{4}$/m);
   assert.match(r.out, /^overall\s+1500\s/m);
-  assert.deepEqual(readdirSync(out).sort(), ["checkpoints", "manifest.json", "metrics.jsonl", "model.onnx", "run.json"]);
+  assert.deepEqual(readdirSync(out).sort(), ["checkpoints", "manifest.json", "metrics.jsonl", "model.onnx", "run.json", "train_log.jsonl"]);
   const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   assert.ok(lines.every((l) => l.overall.auc > 0.5 && typeof l.domains.video.auc === "number"));

@@ -52,3 +52,15 @@ export const everyFieldKind = `
     numeric visits { transform: log1p, missing: zero }
   }
 `;
+
+/** A small CESAA-like model over every kind of field (serving and export tests). */
+export function everyFieldModel(name: string): string {
+  return `
+model ${name} {
+${everyFieldKind}  experts base { count: 2, layers: [6] }
+  experts routed { scope: routed, count: 4, layers: [6] }
+  gate router { per: all, pools: [routed], type: topk, k: 2, always_on: [base] }
+  tower { input: router, layers: [4] }
+}
+`;
+}

@@ -11,19 +11,12 @@ import type { Spec } from "../../src/spec/types.js";
 import { assertNoStack, mdr } from "../helpers/cli.js";
 import { randomRows, syntheticData } from "../helpers/models.js";
 import { expected, tensorsOf } from "../helpers/serve.js";
-import { cesaaArch, compileText, everyFieldKind, root, withArchitecture } from "../helpers/specs.js";
+import { cesaaArch, compileText, everyFieldModel, root, withArchitecture } from "../helpers/specs.js";
 
 // The real server on a free port, spoken to over HTTP: protocol conformance, bad requests, micro-batching,
 // hot swap under load and draining on SIGTERM.
 
-const spec = compileText(`
-model served {
-${everyFieldKind}  experts base { count: 2, layers: [6] }
-  experts routed { scope: routed, count: 4, layers: [6] }
-  gate router { per: all, pools: [routed], type: topk, k: 2, always_on: [base] }
-  tower { input: router, layers: [4] }
-}
-`).spec!;
+const spec = compileText(everyFieldModel("served")).spec!;
 const strict = compileText(withArchitecture(cesaaArch)).spec!; // domain values a, b, c; unknown: error
 
 const tmp = mkdtempSync(join(tmpdir(), "mdr-serve-"));

@@ -12,18 +12,11 @@ import { serve, type Server } from "../../src/serve/server.js";
 import { assertNoStack, mdr } from "../helpers/cli.js";
 import { randomRows, syntheticData } from "../helpers/models.js";
 import { expected, tensorsOf } from "../helpers/serve.js";
-import { compileText, everyFieldKind, withArchitecture } from "../helpers/specs.js";
+import { compileText, everyFieldModel, withArchitecture } from "../helpers/specs.js";
 import { parseModelConfig, type TextMessage } from "../helpers/triton-config.js";
 
 const { onnx } = onnxProto;
-const spec = compileText(`
-model exported {
-${everyFieldKind}  experts base { count: 2, layers: [6] }
-  experts routed { scope: routed, count: 4, layers: [6] }
-  gate router { per: all, pools: [routed], type: topk, k: 2, always_on: [base] }
-  tower { input: router, layers: [4] }
-}
-`).spec!;
+const spec = compileText(everyFieldModel("exported")).spec!;
 const tmp = mkdtempSync(join(tmpdir(), "mdr-triton-"));
 const folder = join(tmp, "model");
 const repo = join(tmp, "repository");

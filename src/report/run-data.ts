@@ -1,0 +1,81 @@
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join, resolve as resolvePath } from "node:path";
+import type { Manifest } from "../compiler/inference.js";
+import { UserError } from "../diagnostics/errors.js";
+import { costReport, type CostReport } from "../plan/cost.js";
+import type { ModelData } from "../plan/model-data.js";
+import { resolve } from "../plan/resolve.js";
+import { RUN_FILE, TRAIN_LOG, type RunRecord } from "../runtime/run-folder.js";
+import type { EvaluationRecord } from "../runtime/train-options.js";
+import type { Spec } from "../spec/types.js";
+
+/** Everything a report shows of one training run. */
+export interface RunReport {
+  name: string;
+  folder: string;
+  spec: Spec;
+  specText: string;
+  domains: string[];
+  trainLog: { step: number; epoch: number; loss: number; terms: Record<string, number> }[];
+  evaluations: EvaluationRecord[];
+  /** The evaluation of the kept (best) model. */
+  best?: EvaluationRecord;
+  cost: CostReport;
+}
+
+/** Reads a run folder written by `mdr train`; damaged lines of its logs are skipped, a missing run is an error. */
+export function readRun(folder: string): RunReport {
+  const runFile = join(folder, RUN_FILE);
+  if (!existsSync(runFile)) throw new UserError(`${folder} is not a training run (no ${RUN_FILE}); name a folder written by \`mdr train\``);
+  let record: RunRecord;
+  try {
+    record = JSON.parse(readFileSync(runFile, "utf8")) as RunRecord;
+  } catch (e) {
+    throw new UserError(`${runFile} is not valid JSON: ${(e as Error).message}`);
+  }
+  const spec = record.spec;
+  if (!spec || !Array.isArray(spec.features) || !spec.domain) throw new UserError(`${runFile} has no spec; was it written by \`mdr train\`?`);
+  const evaluations = jsonLines<EvaluationRecord>(join(folder, "metrics.jsonl")).filter((r) => typeof r.step === "number" && r.overall);
+  const trainLog = jsonLines<RunReport["trainLog"][number]>(join(folder, TRAIN_LOG)).filter((r) => typeof r.step === "number" && Number.isFinite(r.loss));
+  const best = bestEvaluation(spec, evaluations);
+  return {
+    name: spec.model === basename(resolvePath(folder)) ? spec.model : `${basename(resolvePath(folder))} (${spec.model})`,
+    folder, spec, specText: JSON.stringify(spec, null, 2), domains: spec.domain.values, trainLog, evaluations, ...(best ? { best } : {}),
+    cost: costReport(resolve(spec, { data: modelData(folder) })),
+  };
+}
+
+/** The epoch evaluation of the model the run kept: the first epoch with the best score, as the trainer chose it. */
+function bestEvaluation(spec: Spec, evaluations: EvaluationRecord[]): EvaluationRecord | undefined {
+  const metric = spec.train.early_stopping.metric;
+  const score = (m: EvaluationRecord) => (metric === "auc" ? m.overall.auc : metric === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss);
+  let best: EvaluationRecord | undefined;
+  for (const e of evaluations) if (e.at !== "step" && (!best || score(e) > score(best))) best = e;
+  return best;
+}
+
+function modelData(folder: string): ModelData | undefined {
+  const manifestPath = join(folder, "manifest.json");
+  if (!existsSync(manifestPath)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
+    // Table rows of learned vocabularies, as the manifest records them.
+    const vocabularies: ModelData["vocabularies"] = {};
+    for (const f of m.features ?? []) if (f.vocabulary !== undefined) vocabularies[f.name] = new Array<string>(f.vocabulary).fill("");
+    return { vocabularies, numeric: m.numeric ?? {} };
+  } catch {
+    return undefined;
+  }
+}
+
+function jsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").flatMap((l) => {
+    if (!l.trim()) return [];
+    try {
+      return [JSON.parse(l) as T];
+    } catch {
+      return []; // a line cut short by a crash
+    }
+  });
+}
