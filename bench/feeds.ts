@@ -28,17 +28,21 @@ export function randomFeeds(manifest: Manifest, n: number, seed = 1): Record<str
   return feeds;
 }
 
-/** A model that is nothing but MatMul: x [N, 256] @ W [256, M] with 256·M ≈ `macsPerRow`. */
-export function rawMatmulModel(macsPerRow: number): { bytes: Uint8Array; feeds: (n: number) => Record<string, ort.Tensor> } {
+/**
+ * The machine's compute-bound baseline: a chain of square Gemms x·W₁·W₂·… ([N, 256] · [256, 256] each, a
+ * ReLU between so no two fold together) ending in a [256, 1] projection, with about `macsPerRow` multiply-
+ * adds per row. Its output is one number per row, so it measures multiply-adds, not copying outputs.
+ */
+export function gemmChainModel(macsPerRow: number): { bytes: Uint8Array; layers: number; macsPerRow: number; feeds: (n: number) => Record<string, ort.Tensor> } {
   const K = 256;
-  const M = Math.max(1, Math.round(macsPerRow / K));
+  const layers = Math.max(1, Math.round((macsPerRow - K) / (K * K)));
   const g = new Graph(17);
-  const x = g.input("x", "float32", ["N", K]);
-  const w = g.param("w", uniform(1, "w", [K, M], 0.05));
-  g.output(g.matmul(x, w), "y");
+  let h = g.input("x", "float32", ["N", K]);
+  for (let i = 0; i < layers; i++) h = g.relu(g.matmul(h, g.param(`w${i}`, uniform(1, `w${i}`, [K, K], 1 / Math.sqrt(K)))));
+  g.output(g.matmul(h, g.param("out", uniform(1, "out", [K, 1], 1 / Math.sqrt(K)))), "y");
   void GraphBuilder;
   const bytes = emitModel(g, { producerVersion: "bench" }).model;
-  return { bytes, feeds: (n) => ({ x: new ort.Tensor("float32", new Float32Array(n * K).fill(0.5), [n, K]) }) };
+  return { bytes, layers, macsPerRow: layers * K * K + K, feeds: (n) => ({ x: new ort.Tensor("float32", new Float32Array(n * K).fill(0.5), [n, K]) }) };
 }
 
 /**

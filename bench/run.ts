@@ -6,7 +6,7 @@ import { benchTraining } from "./training.js";
 import { writeResults } from "./util.js";
 
 /** A suite that measures rows and a summary of ratios, printed and written with its reference points. */
-async function suite(name: string, title: string, run: () => Promise<{ rows: Record<string, string | number>[]; summary: Record<string, number> }>, reference: string[]) {
+async function suite(name: string, title: string, run: () => Promise<{ rows: Record<string, string | number>[]; summary: Record<string, number | string> }>, reference: string[]) {
   console.log(`${title}:`);
   const { rows, summary } = await run();
   console.log("summary:");

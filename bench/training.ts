@@ -3,48 +3,14 @@ import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { costReport } from "../src/plan/cost.js";
 import { resolve } from "../src/plan/resolve.js";
-import { compileTrainStep } from "../src/compiler/train-step.js";
 import { createSourceFile } from "../src/diagnostics/source.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
-import { prng } from "../src/graph/init.js";
-import type { ModelData } from "../src/plan/model-data.js";
-import type { RawRow } from "../src/runtime/batch.js";
-import { initialStepState, runTrainStep } from "../src/runtime/step-runner.js";
+import { benchTrainStep } from "../src/runtime/benchmark.js";
 import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
-import { rawMatmulModel, timeRuns } from "./feeds.js";
+import { gemmChainModel, timeRuns } from "./feeds.js";
 import { loadSpec, root } from "./util.js";
 
-
-/** Vocabularies of 1,000 values per learned field, so lookups hit real rows. */
-function benchData(spec: Spec): ModelData {
-  const data: ModelData = { vocabularies: {}, numeric: {} };
-  for (const f of spec.features) {
-    if (f.kind === "numeric") data.numeric[f.name] = { mean: 0, std: 1 };
-    else if (!f.range && !f.table) data.vocabularies[f.name] = Array.from({ length: 1000 }, (_, i) => `v${i}`);
-  }
-  return data;
-}
-
-function randomRaw(spec: Spec, n: number, seed: number): { rows: RawRow[]; domains: number[]; labels: Float32Array } {
-  const rnd = prng(seed, "train-rows");
-  const rows: RawRow[] = [];
-  const domains: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const values: Record<string, unknown> = {};
-    for (const f of spec.features) {
-      if (f.kind === "numeric") values[f.column] = String(rnd() * 4 - 2);
-      else if (f.range) values[f.column] = String(f.range[0] + Math.floor(rnd() * (f.range[1] - f.range[0] + 1)));
-      else if (f.kind === "multi_categorical") values[f.column] = `v${Math.floor(rnd() * 1000)}${f.separator}v${Math.floor(rnd() * 1000)}`;
-      else values[f.column] = `v${Math.floor(rnd() * 1000)}`;
-    }
-    const d = Math.floor(rnd() * spec.domain.values.length);
-    values[spec.domain.column] = spec.domain.values[d];
-    rows.push({ values, line: i + 2 });
-    domains.push(d);
-  }
-  return { rows, domains, labels: Float32Array.from({ length: n }, () => (rnd() < 0.5 ? 1 : 0)) };
-}
 
 export interface TrainingRow extends Record<string, string | number> {
   model: string;
@@ -60,30 +26,39 @@ export interface TrainingRow extends Record<string, string | number> {
  * writing rows back), on rows already in memory: file reading is measured by the quickstart instead.
  */
 export async function measureTraining(spec: Spec, dispatch: DispatchMode | undefined, batch: number, threads: number, seconds = 2): Promise<TrainingRow> {
-  const data = benchData(spec);
-  const step = compileTrainStep(spec, { data, dispatch });
-  const session = await ort.InferenceSession.create(Buffer.from(step.model), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
-  const state = initialStepState(spec, step, data);
-  const batches = Array.from({ length: 4 }, (_, i) => randomRaw(spec, batch, i));
-  let stepNo = 0;
-  const runOne = async () => {
-    const b = batches[stepNo % batches.length];
-    stepNo++;
-    await runTrainStep(session, spec, step, state, { rows: b.rows, domains: b.domains, labels: b.labels, lr: 1e-3, embeddingLr: 1e-3, step: stepNo, seed: stepNo, file: "bench" });
-  };
-  for (let i = 0; i < 2; i++) await runOne();
-  const rounds: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() - t0 < (seconds * 1000) / 3 || n < 2) {
-      await runOne();
-      n++;
+  const r = await benchTrainStep(spec, batch, threads, { dispatch, seconds });
+  return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: r.rows_per_s, step_ms: Number(r.ms.toFixed(2)) };
+}
+
+/**
+ * PyTorch eager on the same architecture (bench/pytorch/cesaa_small.py), when python3 with torch is
+ * installed (Debian: python3-torch); undefined otherwise, and the summary says "not measured".
+ */
+function pytorchReference(): { threads: number; batch: number; rows_per_s: number }[] | undefined {
+  // $PYTHON, else python3 on the PATH, else Debian's own (a pyenv python3 may shadow it).
+  const python = [process.env.PYTHON, "python3", "/usr/bin/python3"].find((p) => {
+    if (!p) return false;
+    try {
+      execFileSync(p, ["-c", "import torch"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
     }
-    rounds.push((performance.now() - t0) / n);
+  });
+  if (!python) {
+    console.log("  PyTorch: not measured (no python3 with torch; Debian: apt install python3-torch, or set PYTHON)");
+    return undefined;
   }
-  const ms = rounds.sort((a, b) => a - b)[1];
-  return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: Math.round((batch * 1000) / ms), step_ms: Number(ms.toFixed(2)) };
+  const out: { threads: number; batch: number; rows_per_s: number }[] = [];
+  for (const threads of [1, 2]) {
+    for (const batch of [512, 4096]) {
+      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8" });
+      const r = JSON.parse(line.trim().split("\n").pop()!) as { threads: number; batch: number; rows_per_s: number; torch: string; blas: string };
+      console.log(`  PyTorch ${r.torch} eager (${r.blas}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s`);
+      out.push(r);
+    }
+  }
+  return out;
 }
 
 /** The cesaa_small spec with one more field whose table has `rows` rows. */
@@ -93,7 +68,7 @@ export function withBigTable(rows: number): Spec {
   return { ...r.spec!, model: `cesaa_small_table_${rows}` };
 }
 
-export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: Record<string, number> }> {
+export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: Record<string, number | string> }> {
   const rows: TrainingRow[] = [];
   const log = (r: TrainingRow) => {
     rows.push(r);
@@ -110,11 +85,25 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
     }
   }
   const find = (model: string, dispatch: string, threads: number, batch: number) => rows.find((r) => r.model === model && r.dispatch === dispatch && r.threads === threads && r.batch === batch)!;
-  // Same multiply-adds as forward + backward (≈ 3× forward) in plain MatMul, batch 4,096, one thread.
+  // The machine baseline: a compute-bound Gemm chain of the step's multiply-adds (forward + backward ≈ 3 × forward).
   const macs = 3 * costReport(resolve(small)).domains[0].activatedMacs;
-  const raw = rawMatmulModel(macs);
-  const rawSession = await ort.InferenceSession.create(Buffer.from(raw.bytes), { intraOpNumThreads: 1 });
-  const rawRowsPerS = Math.round(4096 / (await timeRuns(rawSession, raw.feeds(4096), 1)));
+  const chain = gemmChainModel(macs);
+  const chainRowsPerS: Record<number, number> = {};
+  for (const threads of [1, 2]) {
+    const s = await ort.InferenceSession.create(Buffer.from(chain.bytes), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+    chainRowsPerS[threads] = Math.round(4096 / (await timeRuns(s, chain.feeds(4096), 1)));
+  }
+  const torch = pytorchReference();
+  const at = (threads: number, batch: number) => find("cesaa_small", "sparse", threads, batch).rows_per_s;
+  const vsTorch: Record<string, number | string> = {};
+  for (const threads of [1, 2]) {
+    for (const batch of [512, 4096]) {
+      const t = torch?.find((r) => r.threads === threads && r.batch === batch);
+      vsTorch[`pytorch_rows_per_s_b${batch}_t${threads}`] = t ? t.rows_per_s : "not measured";
+      vsTorch[`mdrc_over_pytorch_b${batch}_t${threads}`] = t ? Number((at(threads, batch) / t.rows_per_s).toFixed(2)) : "not measured";
+    }
+  }
+  const torch4096 = (threads: number) => torch?.find((r) => r.threads === threads && r.batch === 4096)?.rows_per_s;
   const small10k = log(await measureTraining(withBigTable(10_000), "sparse", 512, 1));
   const big1m = log(await measureTraining(withBigTable(1_000_000), "sparse", 512, 1));
   // Peak memory: a 10^6 × 16 table with Adam holds 3 × 64 MB (values, m, v); the whole process must stay under 3× that.
@@ -125,10 +114,14 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
   const summary = {
     cesaa_small_sparse_train_rows_per_s_b4096_t1: find("cesaa_small", "sparse", 1, 4096).rows_per_s,
     cesaa_small_dense_train_rows_per_s_b4096_t1: find("cesaa_small", "dense", 1, 4096).rows_per_s,
-    pytorch_reference_sparse_rows_per_s: 75_000,
-    ratio_to_pytorch_sparse: Number((find("cesaa_small", "sparse", 1, 4096).rows_per_s / 75_000).toFixed(2)),
-    raw_matmul_3x_forward_rows_per_s_b4096_t1: rawRowsPerS,
-    ratio_to_raw_matmul: Number((find("cesaa_small", "sparse", 1, 4096).rows_per_s / rawRowsPerS).toFixed(2)),
+    ...vsTorch,
+    mdrc_scaling_2_over_1_threads_b4096: Number((at(2, 4096) / at(1, 4096)).toFixed(2)),
+    pytorch_scaling_2_over_1_threads_b4096: torch4096(1) && torch4096(2) ? Number((torch4096(2)! / torch4096(1)!).toFixed(2)) : "not measured",
+    gemm_chain_gflops_t1: Number(((2 * chain.macsPerRow * chainRowsPerS[1]) / 1e9).toFixed(1)),
+    gemm_chain_gflops_t2: Number(((2 * chain.macsPerRow * chainRowsPerS[2]) / 1e9).toFixed(1)),
+    mdrc_step_useful_gflops_b4096_t1: Number(((2 * macs * at(1, 4096)) / 1e9).toFixed(1)),
+    mdrc_step_fraction_of_gemm_chain_b4096_t1: Number((at(1, 4096) / chainRowsPerS[1]).toFixed(2)),
+    mdrc_step_fraction_of_gemm_chain_b4096_t2: Number((at(2, 4096) / chainRowsPerS[2]).toFixed(2)),
     step_ms_table_1e4_b512: small10k.step_ms,
     step_ms_table_1e6_b512: big1m.step_ms,
     step_time_ratio_1e6_over_1e4: Number((big1m.step_ms / small10k.step_ms).toFixed(2)),

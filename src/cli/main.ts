@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { mdrcVersion } from "../compiler/version.js";
 import { UserError } from "../diagnostics/errors.js";
+import { registerBench } from "./bench.js";
 import { registerCompile } from "./compile.js";
 import { registerEval } from "./eval.js";
 import { registerExport } from "./export.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerExport(program);
   registerReport(program);
+  registerBench(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
