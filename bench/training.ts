@@ -52,7 +52,9 @@ function pytorchReference(): { threads: number; batch: number; rows_per_s: numbe
   const out: { threads: number; batch: number; rows_per_s: number }[] = [];
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
-      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8" });
+      // One thread count for every pool (torch's, OpenMP's and the BLAS's), or they oversubscribe the cores.
+      const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8", env });
       const r = JSON.parse(line.trim().split("\n").pop()!) as { threads: number; batch: number; rows_per_s: number; torch: string; blas: string };
       console.log(`  PyTorch ${r.torch} eager (${r.blas}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s`);
       out.push(r);

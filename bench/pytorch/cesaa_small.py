@@ -72,7 +72,7 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = CesaaSmall()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
     loss_fn = nn.BCEWithLogitsLoss()
     g = torch.Generator().manual_seed(2)
     batches = [batch(n, g) for _ in range(4)]

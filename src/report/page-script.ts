@@ -126,6 +126,7 @@ export const PAGE_SCRIPT = String.raw`
     Object.keys(routers).forEach(function (gate) {
       var st = routers[gate];
       heatmap(g, r, gate, st);
+      if (st.mutual_information === null) return; // a per-domain gate: each domain chooses among its own experts
       var history = r.evaluations.filter(function (e) { return e.routers && e.routers[gate]; });
       chart(g, label(r, "Gate " + gate + ": router–domain mutual information"), "line", lines([
         series("mutual information (nats)", history.map(function (e) { return { x: e.step, y: e.routers[gate].mutual_information }; }), 0),
@@ -156,7 +157,7 @@ export const PAGE_SCRIPT = String.raw`
   function heatmap(parent, r, gate, st) {
     var E = st.usage[0] ? st.usage[0].length : 0;
     var experts = [];
-    for (var e = 0; e < E; e++) experts.push("e" + e);
+    for (var e = 0; e < E; e++) experts.push((st.choices === "per-domain" ? "c" : "e") + e);
     var cells = [];
     var max = 0;
     r.domains.forEach(function (d, i) {
@@ -178,13 +179,18 @@ export const PAGE_SCRIPT = String.raw`
       }] },
       options: {
         scales: {
-          x: { type: "category", labels: experts, offset: true, grid: { display: false }, title: { display: true, text: "expert" } },
+          x: { type: "category", labels: experts, offset: true, grid: { display: false }, title: { display: true, text: st.choices === "per-domain" ? "choice (the domain's own experts)" : "expert" } },
           y: { type: "category", labels: r.domains, offset: true, reverse: false, grid: { display: false }, title: { display: true, text: "domain" } },
         },
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: { title: function () { return ""; }, label: function (c) { return c.raw.y + " → " + c.raw.x + ": " + (100 * c.raw.v).toFixed(1) + "%"; } } },
-          subtitle: { display: true, text: "mutual information " + fmt(st.mutual_information, 3) + " of " + fmt(st.domain_entropy, 3) + " nats · load balance " + fmt(st.load_balance, 3) },
+          subtitle: {
+            display: true,
+            text: st.mutual_information === null
+              ? "each domain chooses among its own experts (c0… differ by domain) · load balance " + fmt(st.load_balance, 3)
+              : "mutual information " + fmt(st.mutual_information, 3) + " of " + fmt(st.domain_entropy, 3) + " nats · load balance " + fmt(st.load_balance, 3),
+          },
         },
       },
       plugins: [{

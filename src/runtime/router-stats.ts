@@ -7,8 +7,13 @@ export interface GateStatistics {
   usage: number[][];
   /** Rows per domain. */
   rows: number[];
-  /** Mutual information between the router's choice and the domain, in nats (0 when choices ignore the domain). */
-  mutual_information: number;
+  /**
+   * Mutual information between the router's choice and the domain, in nats (0 when choices ignore the
+   * domain); null for a per-domain gate whose choice j is a different expert in each domain.
+   */
+  mutual_information: number | null;
+  /** "experts": choice j is expert j for every domain; "per-domain": each domain chooses among its own. */
+  choices: "experts" | "per-domain";
   /** Entropy of the domain mix, in nats: the largest value the mutual information can reach. */
   domain_entropy: number;
   /** The load-balance loss's value over the whole set: E · Σ_e f_e · P_e (1 when perfectly balanced). */
@@ -32,7 +37,8 @@ interface Accumulator {
 export class RouterStatistics {
   private readonly gates = new Map<string, Accumulator>();
 
-  constructor(private readonly domains: string[]) {}
+  /** `perDomainChoices`: gates whose choice j means another expert in each domain (PLE's per-domain gates). */
+  constructor(private readonly domains: string[], private readonly perDomainChoices: ReadonlySet<string> = new Set()) {}
 
   /** Gates whose statistics a model's outputs carry. */
   static gatesOf(manifest: Manifest): string[] {
@@ -62,7 +68,7 @@ export class RouterStatistics {
 
   result(): Record<string, GateStatistics> {
     const out: Record<string, GateStatistics> = {};
-    for (const [gate, a] of this.gates) out[gate] = gateStatistics(a);
+    for (const [gate, a] of this.gates) out[gate] = gateStatistics(a, this.perDomainChoices.has(gate));
     return out;
   }
 
@@ -71,7 +77,7 @@ export class RouterStatistics {
   }
 }
 
-function gateStatistics(a: Accumulator): GateStatistics {
+function gateStatistics(a: Accumulator, perDomain: boolean): GateStatistics {
   const N = a.rows.reduce((x, y) => x + y, 0);
   const topk = a.k > 0;
   const usage = a.rows.map((n, d) => (topk ? a.slots[d] : a.probability[d]).map((v) => (n ? v / (topk ? n * a.k : n) : 0)));
@@ -88,15 +94,22 @@ function gateStatistics(a: Accumulator): GateStatistics {
   a.probability.forEach((row) => row.forEach((v, e) => (meanP[e] += N ? v / N : 0)));
   const f = topk ? pe : meanP;
   const lb = a.choices * f.reduce((s, fe, e) => s + fe * meanP[e], 0);
-  return { usage, rows: a.rows, mutual_information: Math.max(0, mi), domain_entropy: entropy, load_balance: lb, measure: topk ? "top-k slots" : "gate weight" };
+  return {
+    usage, rows: a.rows, mutual_information: perDomain ? null : Math.max(0, mi), choices: perDomain ? "per-domain" : "experts",
+    domain_entropy: entropy, load_balance: lb, measure: topk ? "top-k slots" : "gate weight",
+  };
 }
 
 /** A compact expert × domain table of one gate's usage, in percent, for the terminal. */
 export function usageTable(gate: string, s: GateStatistics, domains: string[]): string {
   const E = s.usage[0]?.length ?? 0;
   const w = Math.max(6, ...domains.map((d) => d.length));
-  const head = `gate ${gate}: share of ${s.measure} per domain, %\n` + "domain".padEnd(w) + Array.from({ length: E }, (_, e) => `e${e}`.padStart(5)).join("");
+  const column = s.choices === "experts" ? "e" : "c";
+  const head = `gate ${gate}: share of ${s.measure} per domain, %${s.choices === "experts" ? "" : " (c0… are each domain's own choices)"}\n` +
+    "domain".padEnd(w) + Array.from({ length: E }, (_, e) => `${column}${e}`.padStart(5)).join("");
   const lines = domains.map((d, i) => d.padEnd(w) + s.usage[i].map((v) => (100 * v).toFixed(0).padStart(5)).join(""));
-  const mi = `mutual information ${s.mutual_information.toFixed(3)} of ${s.domain_entropy.toFixed(3)} nats; load balance ${s.load_balance.toFixed(3)}`;
+  const mi = s.mutual_information === null
+    ? `load balance ${s.load_balance.toFixed(3)} (no router–domain mutual information: each domain chooses among its own experts)`
+    : `mutual information ${s.mutual_information.toFixed(3)} of ${s.domain_entropy.toFixed(3)} nats; load balance ${s.load_balance.toFixed(3)}`;
   return [head, ...lines, mi].join("\n");
 }

@@ -1,5 +1,6 @@
 import type ort from "onnxruntime-node";
 import type { Manifest } from "../compiler/inference.js";
+import { resolve } from "../plan/resolve.js";
 import type { Spec } from "../spec/types.js";
 import { DataError, encodeBatch } from "./batch.js";
 import { evaluate, type EvaluationMetrics } from "./metrics.js";
@@ -7,12 +8,17 @@ import { openRows } from "./readers.js";
 import { RouterStatistics, type GateStatistics } from "./router-stats.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 
+/** Gates whose choice j is another expert in each domain (a per-domain gate over per_domain pools). */
+function perDomainChoiceGates(spec: Spec): Set<string> {
+  return new Set(resolve(spec).components.flatMap((c) => (c.kind === "gate" && !c.identity ? [c.name] : [])));
+}
+
 /**
  * Scores a labelled file with an inference session and computes overall and per-domain metrics, and the
  * router statistics of every gate whose debug outputs the model has.
  */
 export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, batchSize = 4096): Promise<EvaluationMetrics & { skipped: number; routers?: Record<string, GateStatistics> }> {
-  const routers = RouterStatistics.gatesOf(manifest).length ? new RouterStatistics(spec.domain.values) : undefined;
+  const routers = RouterStatistics.gatesOf(manifest).length ? new RouterStatistics(spec.domain.values, perDomainChoiceGates(spec)) : undefined;
   const source = openRows(file);
   checkColumns(spec, await source.columns(), file);
   const probabilities: number[] = [];

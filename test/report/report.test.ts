@@ -29,7 +29,7 @@ before(() => {
 const records = (run: string) => readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as EvaluationRecord);
 
 function sameStatistics(a: GateStatistics, b: GateStatistics, what: string): void {
-  for (const key of ["mutual_information", "domain_entropy", "load_balance"] as const) assert.ok(Math.abs(a[key] - b[key]) < 1e-6, `${what} ${key}: ${a[key]} vs ${b[key]}`);
+  for (const key of ["mutual_information", "domain_entropy", "load_balance"] as const) assert.ok(Math.abs(a[key]! - b[key]!) < 1e-6, `${what} ${key}: ${a[key]} vs ${b[key]}`);
   a.usage.forEach((row, d) => row.forEach((v, e) => assert.ok(Math.abs(v - b.usage[d][e]) < 1e-6, `${what} usage[${d}][${e}]`)));
 }
 
@@ -43,7 +43,8 @@ test("training records each loss term and every gate's statistics per evaluation
   const s = first.routers!.router;
   assert.equal(s.usage.length, 3);
   s.usage.forEach((row) => assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-9, "each domain's usage sums to 1"));
-  assert.ok(s.mutual_information >= 0 && s.mutual_information <= s.domain_entropy + 1e-12);
+  assert.equal(s.choices, "experts");
+  assert.ok(s.mutual_information !== null && s.mutual_information >= 0 && s.mutual_information <= s.domain_entropy + 1e-12);
   const log = readFileSync(join(tmp, "run-c", "train_log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(log.length >= 10, "the training curve has points");
   assert.ok(log.every((p) => Number.isFinite(p.loss) && "mutual_information" in p.terms));

@@ -25,7 +25,7 @@ test("top-k gate: usage is the share of the k slots, MI = H(choice) − H(choice
   // p(choice) = [3/8, 3/8, 1/4]; H(choice) − H(choice | domain), computed from entropies, not from the joint.
   const H = (p: number[]) => -p.reduce((h, x) => h + (x > 0 ? x * Math.log(x) : 0), 0);
   const mi = H([3 / 8, 3 / 8, 1 / 4]) - (0.5 * H([0.5, 0.5, 0]) + 0.5 * H([0.25, 0.25, 0.5]));
-  near(r.mutual_information, mi, "mutual information");
+  near(r.mutual_information!, mi, "mutual information");
   near(r.domain_entropy, Math.log(2), "domain entropy");
   // f = [3/8, 3/8, 1/4]; P = mean probabilities = [0.35, 0.25, 0.4].
   near(r.load_balance, 3 * (3 / 8 * 0.35 + 3 / 8 * 0.25 + 1 / 4 * 0.4), "load balance");
@@ -44,5 +44,14 @@ test("dense gate: usage is the mean gate weight; batches accumulate; a choice in
   near(r.load_balance, 2 * (0.6 * 0.6 + 0.4 * 0.4), "load balance of a dense gate: E · Σ P²");
   const flat = new RouterStatistics(["a", "b"]);
   flat.add({ "debug.g.probabilities": new ort.Tensor("float32", Float32Array.from([0.3, 0.7, 0.3, 0.7]), [2, 2]) }, [0, 1]);
-  near(flat.result().g.mutual_information, 0, "no information");
+  near(flat.result().g.mutual_information!, 0, "no information");
+});
+
+test("a per-domain gate, whose choice j is another expert in each domain, has usage but no mutual information", () => {
+  const s = new RouterStatistics(["a", "b"], new Set(["level1"]));
+  s.add({ "debug.level1.probabilities": new ort.Tensor("float32", Float32Array.from([0.9, 0.1, 0.2, 0.8]), [2, 2]) }, [0, 1]);
+  const r = s.result().level1;
+  assert.equal(r.choices, "per-domain");
+  assert.equal(r.mutual_information, null);
+  r.usage[0].forEach((v, e) => near(v, [0.9, 0.1][e], "usage a"));
 });
