@@ -216,10 +216,12 @@ test("hot swap under load: no failed request, and every answer comes from exactl
   assert.equal((await post("/v2/models/m/infer", { inputs: tensorsOf(manifest, rows.slice(0, 1)) })).status, 200);
 });
 
-test("SIGTERM: the server stops accepting, finishes every request in flight and exits 0", async () => {
+test("SIGTERM: the server stops accepting, finishes every request in flight and exits 0; --log-requests logs each as a JSON line", async () => {
   const manifest = JSON.parse(readFileSync(join(folders.a, "manifest.json"), "utf8")) as Manifest;
-  const child = spawn(process.execPath, [`${root}bin/mdr.js`, "serve", folders.a, "--port", "0", "--max-delay-ms", "300", "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [`${root}bin/mdr.js`, "serve", folders.a, "--port", "0", "--max-delay-ms", "300", "--threads", "1", "--log-requests"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
+  let stdout = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   const address = await new Promise<string>((resolve, reject) => {
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
@@ -234,10 +236,24 @@ test("SIGTERM: the server stops accepting, finishes every request in flight and 
   }).then((r) => r.status));
   await new Promise((r) => setTimeout(r, 100)); // the requests wait in the batcher (300 ms)
   child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 50));
+  // A new request after SIGTERM is not accepted (the listener is closed, or the server answers 503).
+  const late = await fetch(`${address}/v2/health/ready`).then((r) => r.status, () => "refused");
+  assert.ok(late === "refused" || late === 503, `a request after SIGTERM got ${late}`);
   const statuses = await Promise.all(inFlight);
   assert.deepEqual(statuses, Array(20).fill(200), "no request in flight was lost");
   assert.equal(await exited, 0, stderr);
   assert.match(stderr, /SIGTERM: finishing requests in flight/);
+  // --log-requests: one JSON line per request.
+  const logged = stdout.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; method?: string; url?: string; status?: number; ms?: number; model?: string }).filter((l) => l.msg === "request");
+  assert.equal(logged.length, 20);
+  for (const l of logged) {
+    assert.equal(l.method, "POST");
+    assert.equal(l.url, "/v2/models/served/infer");
+    assert.equal(l.status, 200);
+    assert.equal(l.model, "served");
+    assert.ok(typeof l.ms === "number" && l.ms > 0);
+  }
 });
 
 test("mdr serve refuses what it cannot serve, with one line and no stack", () => {
