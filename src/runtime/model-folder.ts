@@ -70,7 +70,13 @@ export function rebuildFromCheckpoint(dir: string, manifest: Manifest, change: {
   const candidates = [join(dir, "checkpoints", "best.safetensors"), join(dir, "checkpoint.safetensors")].filter((p) => existsSync(p));
   const recorded = compileOptionsOf(manifest);
   for (const path of candidates) {
-    const { weights, data } = checkpointWeights(readCheckpoint(path));
+    let proven: ReturnType<typeof checkpointWeights>;
+    try {
+      proven = checkpointWeights(readCheckpoint(path));
+    } catch {
+      continue; // damaged or not a checkpoint of this model: it proves nothing
+    }
+    const { weights, data } = proven;
     const again = compileInference(manifest.spec, { ...recorded, opset: manifest.opset, data, weights });
     if (sha256(again.files["model.onnx"]) !== manifest.files.model_sha256) continue;
     return compileInference(manifest.spec, { ...recorded, opset: change.opset ?? manifest.opset, debugOutputs: change.debugOutputs ?? recorded.debugOutputs, data, weights });

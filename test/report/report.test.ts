@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
@@ -87,12 +87,28 @@ test("mdr predict --debug-outputs writes each gate's probabilities and selected 
   }
 });
 
-test("mdr report refuses what is not a run, with one line and no stack", () => {
+test("mdr report refuses what is not a run or an edited record, with one line and no stack, and leaves damaged log lines out", () => {
   const r = mdr("report", tmp);
   assert.equal(r.code, 2);
   assert.match(r.err, /is not a training run \(no run\.json\)/);
   assertNoStack(r.err);
   assert.equal(mdr("report", runs[0], "-o", tmp).code, 2);
+  // A damaged record: an edited spec is refused in one line; damaged log lines are left out of the page.
+  const damaged = join(tmp, "damaged");
+  cpSync(runs[0], damaged, { recursive: true });
+  const record = JSON.parse(readFileSync(join(damaged, "run.json"), "utf8"));
+  writeFileSync(join(damaged, "run.json"), JSON.stringify({ ...record, spec: { ...record.spec, train: undefined, towers: "head" } }));
+  const edited = mdr("report", damaged);
+  assert.equal(edited.code, 2);
+  assert.match(edited.err, /run\.json: the recorded spec is not valid/);
+  assertNoStack(edited.err);
+  writeFileSync(join(damaged, "run.json"), JSON.stringify(record));
+  const lines = readFileSync(join(damaged, "metrics.jsonl"), "utf8");
+  writeFileSync(join(damaged, "metrics.jsonl"), lines + '{"step": 99, "epoch": 9, "overall": {"auc": "high"}}\n{"step": 100, "epoch": 9, "overall": {"auc": 1, "logloss": 0, "rows": 1}, "domains": {}, "routers": {"router": {"usage": [[1]]}}}\nnot json\n');
+  const ok = mdr("report", damaged, "-o", join(tmp, "damaged.html"));
+  assert.equal(ok.code, 0, ok.err);
+  const embedded = JSON.parse(readFileSync(join(tmp, "damaged.html"), "utf8").match(/<script type="application\/json" id="runs">(.*?)<\/script>/s)![1]) as { evaluations: EvaluationRecord[] }[];
+  assert.deepEqual(embedded[0].evaluations.map((e) => e.step), records(runs[0]).map((e) => e.step), "only well-formed evaluations are drawn");
 });
 
 const chromium = process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
