@@ -7,7 +7,7 @@ import { UserError } from "../diagnostics/errors.js";
 import { costReport, type CostReport } from "../plan/cost.js";
 import type { ModelData } from "../plan/model-data.js";
 import { resolve } from "../plan/resolve.js";
-import { RUN_FILE, TRAIN_LOG, type RunRecord } from "../runtime/run-folder.js";
+import { readJsonLines, RUN_FILE, TRAIN_LOG, type RunRecord } from "../runtime/run-folder.js";
 import type { EvaluationRecord } from "../runtime/train-options.js";
 import type { Spec } from "../spec/types.js";
 
@@ -36,8 +36,8 @@ export function readRun(folder: string): RunReport {
     throw new UserError(`${runFile} is not valid JSON: ${(e as Error).message}`);
   }
   const spec = recordedSpec(record, runFile);
-  const evaluations = jsonLines<EvaluationRecord>(join(folder, "metrics.jsonl")).filter((r) => wellFormed(r, spec.domain.values));
-  const trainLog = jsonLines<RunReport["trainLog"][number]>(join(folder, TRAIN_LOG))
+  const evaluations = readJsonLines<EvaluationRecord>(join(folder, "metrics.jsonl")).filter((r) => wellFormed(r, spec.domain.values));
+  const trainLog = readJsonLines<RunReport["trainLog"][number]>(join(folder, TRAIN_LOG))
     .filter((r) => isRecord(r) && typeof r.step === "number" && Number.isFinite(r.loss) && isRecord(r.terms) && Object.values(r.terms).every((v) => typeof v === "number"));
   const best = bestEvaluation(spec, evaluations);
   return {
@@ -92,16 +92,4 @@ function modelData(folder: string): ModelData | undefined {
   } catch {
     return undefined;
   }
-}
-
-function jsonLines<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").flatMap((l) => {
-    if (!l.trim()) return [];
-    try {
-      return [JSON.parse(l) as T];
-    } catch {
-      return []; // a line cut short by a crash
-    }
-  });
 }

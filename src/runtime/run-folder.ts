@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
 import type { Spec } from "../spec/types.js";
 import { describeFsError, makeFolder, writeFilesAtomic } from "./output.js";
@@ -155,3 +155,24 @@ export function specConflicts(recorded: Spec, requested: Spec, ignore: (path: st
   return out;
 }
 
+
+/** The records of a JSON Lines log (metrics.jsonl, train_log.jsonl); a line cut short by a crash is skipped. */
+export function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").flatMap((l) => {
+    if (!l.trim()) return [];
+    try {
+      return [JSON.parse(l) as T];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Rewrites a JSON Lines log, atomically, with only the records `keep` accepts (on resume); returns them. */
+export function keepJsonLines<T>(path: string, keep: (record: T) => boolean): T[] {
+  if (!existsSync(path)) return [];
+  const kept = readJsonLines<T>(path).filter(keep);
+  writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
+  return kept;
+}

@@ -1,6 +1,6 @@
 import type * as ort from "onnxruntime-node";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { compileInference } from "../compiler/inference.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
@@ -10,7 +10,7 @@ import type { DataSummary } from "./data-stats.js";
 import type { EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
-import { TRAIN_LOG } from "./run-folder.js";
+import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
@@ -228,32 +228,12 @@ type EvaluationOptionsMetric = Spec["train"]["early_stopping"]["metric"];
  * before the interruption) would be written again.
  */
 export function keepMetricsUpTo(path: string, state: TrainerState): EvaluationRecord[] {
-  if (!existsSync(path)) return [];
-  const records = readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as EvaluationRecord];
-    } catch {
-      return []; // a line cut short by a crash
-    }
-  });
-  const covered = (r: EvaluationRecord) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch));
-  const kept = records.filter(covered);
-  writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
-  return kept;
+  return keepJsonLines<EvaluationRecord>(path, (r) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch)));
 }
 
 /** On resume, the training curve keeps only the steps the checkpoint covers. */
 export function keepTrainLogUpTo(out: string, state: TrainerState): void {
-  const path = join(out, TRAIN_LOG);
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8").split("\n").filter((l) => {
-    try {
-      return l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= state.step;
-    } catch {
-      return false;
-    }
-  });
-  writeFilesAtomic(out, { [TRAIN_LOG]: kept.map((l) => l + "\n").join("") });
+  keepJsonLines<{ step?: unknown }>(join(out, TRAIN_LOG), (r) => typeof r?.step === "number" && r.step <= state.step);
 }
 
 function writeBestModel(out: string, spec: Spec, data: ModelData, state: TrainerState): void {
