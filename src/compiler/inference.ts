@@ -111,7 +111,8 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
   return { files, manifest };
 }
 
-function sha256(bytes: Uint8Array): string {
+/** Hex SHA-256 of bytes: the hashes a manifest records for its files. */
+export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 

@@ -44,6 +44,11 @@ export interface EvaluationMetrics {
   mean_domain_auc: number;
 }
 
+/** The value early stopping maximises for a metric (logloss is negated, so higher is always better). */
+export function stoppingScore(metric: "auc" | "mean_domain_auc" | "logloss", m: EvaluationMetrics): number {
+  return metric === "auc" ? m.overall.auc : metric === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss;
+}
+
 /** Overall and per-domain AUC, logloss, row counts and positive rates. */
 export function evaluate(probabilities: ArrayLike<number>, labels: ArrayLike<number>, domains: ArrayLike<number>, domainNames: string[]): EvaluationMetrics {
   const group = (idx: number[]): GroupMetrics => {

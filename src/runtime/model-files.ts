@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { specHash, type Manifest } from "../compiler/inference.js";
+import { sha256, specHash, type Manifest } from "../compiler/inference.js";
 import { UserError } from "../diagnostics/errors.js";
 
 export class ModelFilesError extends UserError {}
@@ -46,7 +45,7 @@ export function loadModelFiles(path: string): { modelPath: string; manifest: Man
 function checkHash(file: string, expected: string | undefined): void {
   if (expected === undefined) return; // manifests written before hashes were recorded
   if (!existsSync(file)) throw new ModelFilesError(`${file} is missing`);
-  const actual = createHash("sha256").update(readFileSync(file)).digest("hex");
+  const actual = sha256(readFileSync(file));
   if (actual !== expected) {
     throw new ModelFilesError(`${file} does not belong to this manifest (its SHA-256 differs): it was replaced, damaged or cut short; recompile or copy the model folder again`);
   }

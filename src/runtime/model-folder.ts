@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type ort from "onnxruntime-node";
-import { compileInference, type CompiledInference, type Manifest } from "../compiler/inference.js";
+import { compileInference, sha256, type CompiledInference, type Manifest } from "../compiler/inference.js";
 import { compileTrainStep } from "../compiler/train-step.js";
 import { UserError } from "../diagnostics/errors.js";
 import { DEFAULT_OPSET } from "../onnx/opset.js";
@@ -90,10 +89,6 @@ function compileOptionsOf(m: Manifest): { dispatch?: DispatchMode; debugOutputs:
   const modes = new Set(Object.values(m.dispatch));
   const asDeclared = gates.every((g) => m.dispatch[g.name] === g.dispatch);
   return { ...(!asDeclared && modes.size === 1 ? { dispatch: [...modes][0] } : {}), debugOutputs: m.outputs.some((o) => o.name.startsWith("debug.")) };
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /**

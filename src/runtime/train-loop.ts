@@ -7,7 +7,7 @@ import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import type { DataSummary } from "./data-stats.js";
-import type { EvaluationMetrics } from "./metrics.js";
+import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
 import { checkInterrupted, Interrupted, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
 import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
@@ -86,7 +86,7 @@ export class TrainingLoop {
   }
 
   private score(m: EvaluationMetrics): number {
-    return this.metricName === "auc" ? m.overall.auc : this.metricName === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss;
+    return stoppingScore(this.metricName, m);
   }
 
   private async evaluate(trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> {
