@@ -48,14 +48,12 @@ export class TrainingLoop {
   // Per epoch:
   private batchIndex = 0;
   private rowsInEpoch = 0;
-  private lossSum = 0;
-  private lossRows = 0;
-  /** Loss terms × rows since the last evaluation. */
-  private termSums: Record<string, number> = {};
-  private termRows = 0;
+  private epochLoss = new LossMeans();
+  /** Loss terms since the last evaluation, recorded with it. */
+  private sinceEvaluation = new LossMeans();
   /** The training curve: mean loss and terms over windows of `logEvery` steps, for `mdr report`. */
   private readonly logEvery: number;
-  private window = { steps: 0, rows: 0, loss: 0, terms: {} as Record<string, number> };
+  private window = new LossMeans();
   /** A step evaluation runs before the next step, so the one due at an epoch's last step is the epoch's own. */
   private evaluationDue = false;
 
@@ -97,9 +95,8 @@ export class TrainingLoop {
     const session = await createSession(files["model.onnx"], { threads: options.threads });
     const m = await evaluateFile(session, manifest, spec, options.valid);
     await session.release();
-    const terms = Object.fromEntries(Object.entries(this.termSums).map(([k, v]) => [k, v / Math.max(this.termRows, 1)]));
-    this.termSums = {};
-    this.termRows = 0;
+    const terms = this.sinceEvaluation.terms();
+    this.sinceEvaluation = new LossMeans();
     const record: EvaluationRecord = { epoch: state.epoch + 1, step: state.step, at, train_loss: trainLoss, ...(Object.keys(terms).length ? { loss_terms: terms } : {}), ...m };
     appendFileSync(join(this.out, "metrics.jsonl"), JSON.stringify(record) + "\n");
     this.s.history.push(record);
@@ -111,7 +108,8 @@ export class TrainingLoop {
     const source = openRows(options.train, { positions: false }); // validated by the first pass
     checkColumns(spec, await source.columns(), options.train);
     const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`);
-    this.batchIndex = this.rowsInEpoch = this.lossSum = this.lossRows = 0;
+    this.batchIndex = this.rowsInEpoch = 0;
+    this.epochLoss = new LossMeans();
     this.evaluationDue = false;
     let batch: LabelledRow[] = [];
     for await (const row of stream) {
@@ -133,7 +131,7 @@ export class TrainingLoop {
     if (this.batchIndex++ < state.batchInEpoch) return; // already trained on before the interruption
     if (this.evaluationDue) {
       this.evaluationDue = false;
-      const r = await this.evaluate(this.lossSum / this.lossRows, "step");
+      const r = await this.evaluate(this.epochLoss.loss(), "step");
       if (r) this.s.log(`step ${r.step}: train loss ${r.train_loss.toFixed(4)}, valid ${this.metricName} ${Math.abs(this.score(r)).toFixed(4)}`);
     }
     state.step++;
@@ -145,18 +143,15 @@ export class TrainingLoop {
       throw e;
     });
     this.ortMs += ortMs;
-    this.lossSum += loss * batch.length;
-    this.lossRows += batch.length;
-    for (const [k, v] of Object.entries(terms)) this.termSums[k] = (this.termSums[k] ?? 0) + v * batch.length;
-    this.termRows += batch.length;
-    this.logStep(loss, terms, batch.length);
+    for (const means of [this.epochLoss, this.sinceEvaluation, this.window]) means.add(loss, terms, batch.length);
+    this.logStep();
     this.rowsSeen += batch.length;
     state.batchInEpoch = this.batchIndex;
     this.stepsThisRun++;
     const elapsed = (performance.now() - this.started) / 1000;
     options.progress?.({
       epoch: state.epoch + 1, epochs: t.epochs, rowsDone: this.rowsInEpoch, rowsTotal: this.s.summary.rows,
-      rowsPerSecond: this.rowsSeen / Math.max(elapsed, 1e-9), loss: this.lossSum / this.lossRows,
+      rowsPerSecond: this.rowsSeen / Math.max(elapsed, 1e-9), loss: this.epochLoss.loss(),
     });
     if (options.evalEvery && state.step % options.evalEvery === 0) this.evaluationDue = true;
     if (this.interrupted()) {
@@ -166,17 +161,15 @@ export class TrainingLoop {
     if (t.checkpoint_every > 0 && state.step % t.checkpoint_every === 0) this.save();
   }
 
-  private logStep(loss: number, terms: Record<string, number>, rows: number): void {
+  /** Appends the window's means to the training curve once it spans `logEvery` steps. */
+  private logStep(): void {
     const w = this.window;
-    w.steps++;
-    w.rows += rows;
-    w.loss += loss * rows;
-    for (const [k, v] of Object.entries(terms)) w.terms[k] = (w.terms[k] ?? 0) + v * rows;
     if (w.steps < this.logEvery) return;
-    const mean = (x: number) => Number((x / w.rows).toPrecision(6));
-    const line = { step: this.s.state.step, epoch: this.s.state.epoch + 1, loss: mean(w.loss), terms: Object.fromEntries(Object.entries(w.terms).map(([k, v]) => [k, mean(v)])) };
+    const short = (x: number) => Number(x.toPrecision(6));
+    const terms = Object.fromEntries(Object.entries(w.terms()).map(([k, v]) => [k, short(v)]));
+    const line = { step: this.s.state.step, epoch: this.s.state.epoch + 1, loss: short(w.loss()), terms };
     appendFileSync(join(this.out, TRAIN_LOG), JSON.stringify(line) + "\n");
-    this.window = { steps: 0, rows: 0, loss: 0, terms: {} };
+    this.window = new LossMeans();
   }
 
   private interrupted(): boolean {
@@ -197,7 +190,7 @@ export class TrainingLoop {
   /** Evaluates, keeps the best model, checkpoints; true when early stopping ends the run. */
   private async endEpoch(): Promise<boolean> {
     const { options, spec, state, log } = this.s;
-    const trainLoss = this.lossRows ? this.lossSum / this.lossRows : NaN;
+    const trainLoss = this.epochLoss.loss();
     const record = await this.evaluate(trainLoss, "epoch");
     state.epoch++;
     state.batchInEpoch = 0;
@@ -218,6 +211,30 @@ export class TrainingLoop {
       return true;
     }
     return false;
+  }
+}
+
+/** Row-weighted means of the loss and each of its terms over a span of steps. */
+class LossMeans {
+  steps = 0;
+  private rows = 0;
+  private lossSum = 0;
+  private termSums: Record<string, number> = {};
+
+  add(loss: number, terms: Record<string, number>, rows: number): void {
+    this.steps++;
+    this.rows += rows;
+    this.lossSum += loss * rows;
+    for (const [k, v] of Object.entries(terms)) this.termSums[k] = (this.termSums[k] ?? 0) + v * rows;
+  }
+
+  /** NaN before any step. */
+  loss(): number {
+    return this.rows ? this.lossSum / this.rows : NaN;
+  }
+
+  terms(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.termSums).map(([k, v]) => [k, v / this.rows]));
   }
 }
 
