@@ -28,13 +28,25 @@ export interface ServedInput extends TensorMetadata {
   accepts: Datatype[];
 }
 
+const servedCache = new WeakMap<Manifest, Map<string, ServedInput>>();
+
+/** A model's served inputs by name, worked out once per loaded manifest (every request reads them). */
+function servedByName(manifest: Manifest): Map<string, ServedInput> {
+  let byName = servedCache.get(manifest);
+  if (!byName) {
+    byName = new Map(manifest.inputs.map((i) => {
+      const datatype: Datatype = i.dtype === "float32" ? "FP32" : i.dtype === "int64" ? "INT64" : "BYTES";
+      const accepts: Datatype[] = datatype === "FP32" ? ["FP32", "FP64"] : datatype === "INT64" ? ["INT64", "INT32"] : ["BYTES"];
+      const meaning = i.split_by !== undefined ? i.meaning.replace(/, split on .*$/, ` in one string, separated by '${i.split_by}'`) : i.meaning;
+      return [i.name, { name: i.name, datatype, shape: [-1], column: i.column, meaning, accepts }];
+    }));
+    servedCache.set(manifest, byName);
+  }
+  return byName;
+}
+
 export function servedInputs(manifest: Manifest): ServedInput[] {
-  return manifest.inputs.map((i) => {
-    const datatype: Datatype = i.dtype === "float32" ? "FP32" : i.dtype === "int64" ? "INT64" : "BYTES";
-    const accepts: Datatype[] = datatype === "FP32" ? ["FP32", "FP64"] : datatype === "INT64" ? ["INT64", "INT32"] : ["BYTES"];
-    const meaning = i.split_by !== undefined ? i.meaning.replace(/, split on .*$/, ` in one string, separated by '${i.split_by}'`) : i.meaning;
-    return { name: i.name, datatype, shape: [-1], column: i.column, meaning, accepts };
-  });
+  return [...servedByName(manifest).values()];
 }
 
 export function servedOutputs(manifest: Manifest): TensorMetadata[] {
@@ -61,12 +73,12 @@ export function parseInferRequest(body: unknown, manifest: Manifest, model: stri
   if (!isObject(body)) throw new RequestError(400, "the request body must be a JSON object with an 'inputs' list");
   if (body.id !== undefined && typeof body.id !== "string") throw new RequestError(400, "'id' must be a string");
   if (!Array.isArray(body.inputs)) throw new RequestError(400, "the request needs an 'inputs' list of tensors");
-  const served = new Map(servedInputs(manifest).map((i) => [i.name, i]));
+  const inputs = servedByName(manifest);
   const columns = new Map<string, unknown[]>();
   let rows: number | undefined;
   let first = "";
   body.inputs.forEach((t: unknown, k: number) => {
-    const values = tensorValues(t, k, served, model);
+    const values = tensorValues(t, k, inputs, model);
     const name = (t as { name: string }).name;
     if (columns.has(name)) throw new RequestError(400, `input '${name}' is given twice`);
     if (rows !== undefined && values.length !== rows) {
@@ -75,14 +87,14 @@ export function parseInferRequest(body: unknown, manifest: Manifest, model: stri
     if (rows === undefined) [rows, first] = [values.length, name];
     columns.set(name, values);
   });
-  for (const [name, i] of served) {
+  for (const [name, i] of inputs) {
     if (!columns.has(name)) throw new RequestError(400, `missing input '${name}' (${i.datatype}, ${i.meaning})`);
   }
   if (!rows) throw new RequestError(400, "the request has no rows");
   const out: RawRow[] = [];
   for (let r = 0; r < rows; r++) {
     const values: Record<string, unknown> = {};
-    for (const [name, v] of columns) values[served.get(name)!.column] = v[r];
+    for (const [name, v] of columns) values[inputs.get(name)!.column] = v[r];
     out.push({ values, line: r });
   }
   return { ...(body.id !== undefined ? { id: body.id as string } : {}), rows: out, ...(body.outputs !== undefined ? { outputs: outputNames(body.outputs, manifest) } : {}) };
