@@ -1,16 +1,10 @@
-import ort from "onnxruntime-node";
 import { costReport } from "../src/plan/cost.js";
 import { resolve } from "../src/plan/resolve.js";
-import { compileInference } from "../src/compiler/inference.js";
 import type { DispatchMode } from "../src/graph/dispatch.js";
+import { benchInference as measureModel } from "../src/runtime/benchmark.js";
 import type { Spec } from "../src/spec/types.js";
-import { gemmChainModel, randomFeeds, timeRuns } from "./feeds.js";
+import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
 import { loadSpec, root } from "./util.js";
-
-
-async function session(bytes: Uint8Array, threads: number) {
-  return ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential" });
-}
 
 export interface InferenceRow extends Record<string, string | number> {
   model: string;
@@ -23,10 +17,8 @@ export interface InferenceRow extends Record<string, string | number> {
 
 /** Rows/s of a compiled model at a batch size and thread count. */
 export async function measure(spec: Spec, dispatch: DispatchMode | undefined, batch: number, threads: number): Promise<InferenceRow> {
-  const { files, manifest } = compileInference(spec, { dispatch });
-  const s = await session(files["model.onnx"], threads);
-  const perRun = await timeRuns(s, randomFeeds(manifest, batch), batch === 1 ? 0.4 : 0.8);
-  return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: Math.round(batch / perRun), latency_us: Math.round(perRun * 1e6) };
+  const r = await measureModel(spec, batch, threads, { dispatch, seconds: batch === 1 ? 0.4 : 0.8 });
+  return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: r.rows_per_s, latency_us: Math.round(r.ms * 1000) };
 }
 
 export async function benchInference(): Promise<{ rows: InferenceRow[]; summary: Record<string, number> }> {
@@ -50,8 +42,7 @@ export async function benchInference(): Promise<{ rows: InferenceRow[]; summary:
   // The machine baseline: a compute-bound chain of square Gemms of the same multiply-adds per row.
   const macs = costReport(resolve(small)).domains[0].activatedMacs;
   const chain = gemmChainModel(macs);
-  const chainSession = await session(chain.bytes, 1);
-  const chainRowsPerS = Math.round(4096 / (await timeRuns(chainSession, chain.feeds(4096), 0.8)));
+  const chainRowsPerS = await chainRowsPerSecond(chain, 1, 0.8);
   const gflops = (rowsPerS: number) => round2((2 * macs * rowsPerS) / 1e9);
   const summary = {
     cesaa_small_sparse_rows_per_s_b4096_t1: find("cesaa_small", "sparse", 1, 4096).rows_per_s,

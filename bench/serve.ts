@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "../src/compiler/inference.js";
-import { prng } from "../src/graph/init.js";
 import { compileModelFolder } from "../src/runtime/model-folder.js";
 import { predict } from "../src/runtime/predict.js";
+import { syntheticRows } from "../src/runtime/synthetic-rows.js";
 import { servedInputs } from "../src/serve/protocol.js";
 import { loadSpec, root } from "./util.js";
 
@@ -25,25 +25,12 @@ export interface ServeRow extends Record<string, string | number> {
   errors: number;
 }
 
-/** Raw column values for `n` rows of a model: ids inside declared ranges, numbers, domain values. */
-function randomRows(manifest: Manifest, n: number): Record<string, string | number>[] {
-  const rnd = prng(7, "serve-rows");
-  return Array.from({ length: n }, () => {
-    const row: Record<string, string | number> = {};
-    for (const i of manifest.inputs) {
-      const f = manifest.spec.features.find((x) => x.column === i.column);
-      if (i.column === manifest.domain.column) row[i.column] = manifest.domain.values[Math.floor(rnd() * manifest.domain.values.length)];
-      else if (f && f.kind !== "numeric" && f.range) row[i.column] = f.range[0] + Math.floor(rnd() * (f.range[1] - f.range[0] + 1));
-      else if (i.dtype === "float32") row[i.column] = Number((rnd() * 4 - 2).toFixed(4));
-      else row[i.column] = `v${Math.floor(rnd() * 1000)}`;
-    }
-    return row;
-  });
-}
-
-function inferBody(manifest: Manifest, rows: Record<string, string | number>[]): string {
+/** A v2 infer body for raw rows: numbers for FP32 and INT64 inputs, text for BYTES. */
+function inferBody(manifest: Manifest, rows: Record<string, unknown>[]): string {
   return JSON.stringify({
-    inputs: servedInputs(manifest).map((i) => ({ name: i.name, datatype: i.datatype, shape: [rows.length], data: rows.map((r) => r[i.column]) })),
+    inputs: servedInputs(manifest).map((i) => ({
+      name: i.name, datatype: i.datatype, shape: [rows.length], data: rows.map((r) => (i.datatype === "BYTES" ? String(r[i.column]) : Number(r[i.column]))),
+    })),
   });
 }
 
@@ -98,7 +85,7 @@ export async function benchServe(): Promise<{ rows: ServeRow[]; summary: Record<
   const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
 
   // The reference: `mdr predict` over a CSV (read, encode, run, write), one ORT thread.
-  const csvRows = randomRows(manifest, 200_000);
+  const csvRows = syntheticRows(spec, 200_000, 7).map((r) => r.values);
   const cols = Object.keys(csvRows[0]);
   writeFileSync(join(tmp, "rows.csv"), [cols.join(","), ...csvRows.map((r) => cols.map((c) => r[c]).join(","))].join("\n") + "\n");
   const t0 = performance.now();

@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import ort from "onnxruntime-node";
 import { costReport } from "../src/plan/cost.js";
 import { resolve } from "../src/plan/resolve.js";
 import { createSourceFile } from "../src/diagnostics/source.js";
@@ -8,7 +7,7 @@ import type { DispatchMode } from "../src/graph/dispatch.js";
 import { benchTrainStep } from "../src/runtime/benchmark.js";
 import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
-import { gemmChainModel, timeRuns } from "./feeds.js";
+import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
 import { loadSpec, root } from "./util.js";
 
 
@@ -91,10 +90,7 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
   const macs = 3 * costReport(resolve(small)).domains[0].activatedMacs;
   const chain = gemmChainModel(macs);
   const chainRowsPerS: Record<number, number> = {};
-  for (const threads of [1, 2]) {
-    const s = await ort.InferenceSession.create(Buffer.from(chain.bytes), { intraOpNumThreads: threads, interOpNumThreads: 1 });
-    chainRowsPerS[threads] = Math.round(4096 / (await timeRuns(s, chain.feeds(4096), 1)));
-  }
+  for (const threads of [1, 2]) chainRowsPerS[threads] = await chainRowsPerSecond(chain, threads);
   const torch = pytorchReference();
   const at = (threads: number, batch: number) => find("cesaa_small", "sparse", threads, batch).rows_per_s;
   const vsTorch: Record<string, number | string> = {};
