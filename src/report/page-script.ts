@@ -71,7 +71,6 @@ export const PAGE_SCRIPT = String.raw`
     parent.appendChild(t);
   }
   function label(run, what) { return multi ? run.name + ": " + what : what; }
-  function evaluationsAt(run) { return run.evaluations; }
 
   // Learning curves, overlaid across runs.
   var curves = section("Learning curves");
@@ -82,12 +81,12 @@ export const PAGE_SCRIPT = String.raw`
   var withValid = runs.filter(function (r) { return r.evaluations.length > 0; });
   if (withValid.length) {
     chart(g, "Validation AUC", "line", lines(withValid.map(function (r, i) {
-      return series(label(r, "overall AUC"), evaluationsAt(r).map(function (e) { return { x: e.step, y: e.overall.auc }; }), i);
+      return series(label(r, "overall AUC"), r.evaluations.map(function (e) { return { x: e.step, y: e.overall.auc }; }), i);
     }).concat(withValid.map(function (r, i) {
-      return series(label(r, "mean per-domain AUC"), evaluationsAt(r).map(function (e) { return { x: e.step, y: e.mean_domain_auc }; }), i, true);
+      return series(label(r, "mean per-domain AUC"), r.evaluations.map(function (e) { return { x: e.step, y: e.mean_domain_auc }; }), i, true);
     })), "AUC"));
     chart(g, "Validation logloss", "line", lines(withValid.map(function (r, i) {
-      return series(label(r, "logloss"), evaluationsAt(r).map(function (e) { return { x: e.step, y: e.overall.logloss }; }), i);
+      return series(label(r, "logloss"), r.evaluations.map(function (e) { return { x: e.step, y: e.overall.logloss }; }), i);
     }), "logloss"));
   } else {
     note(curves, "These runs had no validation data (--valid), so there are no validation metrics or router statistics.");
