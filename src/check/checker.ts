@@ -4,7 +4,7 @@ import { didYouMean } from "../diagnostics/suggest.js";
 import { getPath } from "../spec/normalize.js";
 import type { SourceMap } from "../spec/source-map.js";
 import { FEATURES, type Spec } from "../spec/types.js";
-import type { Report } from "./context.js";
+import type { Report, WasSet } from "./context.js";
 import { linkComponents, type ComponentNames } from "./names.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
@@ -17,6 +17,8 @@ type Raw = Record<string, unknown>;
  * the dataflow is acyclic. A pure query: it reads the spec and returns diagnostics. `explicit` is the spec as
  * written, before defaults, so that "you set X, which contradicts Y" is only said of what the user set.
  */
+export { checkWidths };
+
 export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at: "key" | "value" = "value") =>
@@ -24,10 +26,21 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
   const wasSet = (path: string) => getPath(explicit, path) !== undefined;
 
   checkDomain(spec, report, wasSet);
-  checkFeatures(spec, report, wasSet);
+  checkBody(spec, report, wasSet);
+  checkLoss(spec, report, wasSet);
+  checkTrain(spec, report, wasSet);
+  checkMetric(spec.train.early_stopping.metric, "ranking", report);
+  if (!out.some((d) => d.severity === "error")) {
+    checkWidths(spec, report);
+  }
+  return out;
+}
 
+/** Fields and components: what a ranking model and each tower of a retrieval model hold. */
+export function checkBody(spec: Spec, report: Report, wasSet: WasSet, elsewhere?: Elsewhere): void {
+  checkFeatures(spec, report, wasSet);
   const names = linkComponents(spec);
-  reportNames(names, report);
+  reportNames(names, report, elsewhere);
   spec.gates.forEach((g, i) => checkGate(spec, g, `/gates/${i}`, names, report, wasSet));
   if (spec.towers.length !== 1) {
     report("missing-tower", spec.towers.length === 0 ? "/towers" : "/towers/1/name", {
@@ -35,12 +48,22 @@ export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diag
       hint: spec.towers.length === 0 ? "Add `tower { input: <gate>, layers: [32] }`." : "Use `per: domain` for a tower per domain.",
     });
   }
-  checkLoss(spec, report, wasSet);
-  checkTrain(spec, report, wasSet);
-  if (!out.some((d) => d.severity === "error")) {
-    checkWidths(spec, report);
-  }
-  return out;
+}
+
+/** For a name this side does not know: the other side's component of that name, if any. */
+export type Elsewhere = (name: string) => string | undefined;
+
+const METRICS = {
+  ranking: ["auc", "mean_domain_auc", "logloss"],
+  retrieval: ["recall_at_10", "recall_at_50", "recall_at_100"],
+};
+
+export function checkMetric(metric: string, task: "ranking" | "retrieval", report: Report): void {
+  if (METRICS[task].includes(metric)) return;
+  report("invalid-value", "/train/early_stopping/metric", {
+    message: `'${metric}' is a ${task === "ranking" ? "retrieval" : "ranking"} metric; this is a ${task} model.`,
+    hint: `Use one of ${METRICS[task].join(", ")}.`,
+  });
 }
 
 function checkWidths(spec: Spec, report: Report): void {
@@ -62,7 +85,7 @@ function checkWidths(spec: Spec, report: Report): void {
 }
 
 /** Duplicate names, unresolved references, a cycle and components nothing reads. */
-function reportNames(names: ComponentNames, report: Report): void {
+function reportNames(names: ComponentNames, report: Report, elsewhere?: Elsewhere): void {
   for (const { component: c, previous } of names.duplicates) {
     report("duplicate-name", `${c.path}/name`, previous
       ? { message: `'${c.spec.name}' is already the name of a ${previous.kind}.`, hint: "Give every pool, gate, STAR layer and tower its own name." }
@@ -70,6 +93,11 @@ function reportNames(names: ComponentNames, report: Report): void {
   }
   for (const r of names.references) {
     if (r.target) continue;
+    const other = r.wrongKind ? undefined : elsewhere?.(r.name);
+    if (other) {
+      report("unknown-reference", r.path, { message: `'${r.name}' is ${other}: one tower cannot read the other's components.`, hint: "The towers meet only in the score; give this tower its own component." });
+      continue;
+    }
     const candidates = [...names.components.values()].filter((x) => r.kinds.includes(x.kind)).map((x) => x.spec.name);
     if (r.allowFeatures) candidates.push(FEATURES);
     const what = r.kinds.length === 1 ? ({ pool: "expert pool", gate: "gate", star: "STAR layer", tower: "tower" }[r.kinds[0]]) : "component";

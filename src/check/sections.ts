@@ -132,15 +132,23 @@ function checkSharedTables(spec: Spec, byName: Map<string, number>, report: Repo
   });
 }
 
-export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
+/** `main` is the model's own loss term: `bce` for ranking, `softmax` for retrieval (held in `loss.bce` of a tower's view). */
+export function checkLoss(spec: Spec, report: Report, wasSet: WasSet, main: "bce" | "softmax" = "bce"): void {
   const loss = spec.loss;
+  const path = (key: string) => `/loss/${key === "bce" ? main : key}`;
   for (const key of ["bce", "mutual_information", "load_balance", "l2_embedding"] as const) {
-    if (loss[key] < 0) report("negative-weight", `/loss/${key}`, { message: `The weight of '${key}' is negative (${loss[key]}).`, hint: "Loss weights are ≥ 0; use 0 to turn a term off." });
+    const name = key === "bce" ? main : key;
+    if (loss[key] < 0) report("negative-weight", path(key), { message: `The weight of '${name}' is negative (${loss[key]}).`, hint: "Loss weights are ≥ 0; use 0 to turn a term off." });
   }
-  if (!(loss.bce > 0) && !(loss.mutual_information > 0) && !(loss.load_balance > 0)) {
-    report("no-loss", wasSet("/loss/bce") ? "/loss/bce" : "/loss", {
+  if (main === "softmax" && loss.bce === 0) {
+    report("no-loss", wasSet(path("bce")) ? path("bce") : "/loss", {
+      message: "The softmax weight is 0, so the item tower would never learn.",
+      hint: "Give `softmax` a positive weight (1.0 is the usual choice).",
+    });
+  } else if (!(loss.bce > 0) && !(loss.mutual_information > 0) && !(loss.load_balance > 0)) {
+    report("no-loss", wasSet(path("bce")) ? path("bce") : "/loss", {
       message: "Every training loss term has weight 0, so there is nothing to train.",
-      hint: "Give `bce` a positive weight (1.0 is the usual choice).",
+      hint: `Give \`${main}\` a positive weight (1.0 is the usual choice).`,
     });
   }
   const routerLoss = (["mutual_information", "load_balance"] as const).filter((k) => loss[k] > 0);
@@ -148,7 +156,7 @@ export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
   if (wasSet("/loss/router")) {
     const g = spec.gates.find((x) => x.name === loss.router);
     if (!g) {
-      report("unknown-reference", "/loss/router", { message: `There is no gate named '${loss.router}'.`, hint: didYouMean(loss.router!, spec.gates.map((x) => x.name)) ?? "Name a gate with `per: all`." });
+      report("unknown-reference", "/loss/router", { message: `There is no ${main === "softmax" ? "query-tower " : ""}gate named '${loss.router}'.`, hint: didYouMean(loss.router!, spec.gates.map((x) => x.name)) ?? "Name a gate with `per: all`." });
     } else if (g.per !== "all") {
       report("contradictory-options", "/loss/router", { message: `'${g.name}' is a per-domain gate, not a router.`, hint: "Router losses need a gate with `per: all`." });
     }
@@ -158,7 +166,7 @@ export function checkLoss(spec: Spec, report: Report, wasSet: WasSet): void {
   if (routerLoss.length === 0) return;
   if (routers.length === 0) {
     report("router-loss-without-router", `/loss/${routerLoss[0]}`, {
-      message: `'${routerLoss[0]}' needs a router, and this model has none.`,
+      message: `'${routerLoss[0]}' needs a router, and this ${main === "softmax" ? "model's query tower" : "model"} has none.`,
       hint: "Add a gate with `per: all` (one router for all rows), or set this weight to 0.",
     }, "key");
   } else if (routers.length > 1) {

@@ -5,17 +5,21 @@ import { evaluateFile } from "../runtime/scoring.js";
 import { withRouterOutputs } from "../runtime/model-folder.js";
 import { metricsTable, routerTables } from "./metrics-table.js";
 import { positiveInt } from "./options.js";
+import { evalRetrievalCommand, isRetrievalFolder } from "./retrieval.js";
 
 export function registerEval(program: Command): void {
   program
     .command("eval")
-    .description("overall and per-domain AUC and logloss of a trained model on a labelled file")
+    .description("ranking: overall and per-domain AUC and logloss on a labelled file; retrieval: recall@K and NDCG@K of positive pairs against --items")
     .argument("<model>", "model directory (or its model.onnx)")
-    .requiredOption("--data <file>", "labelled rows")
+    .requiredOption("--data <file>", "labelled rows (ranking) or positive (query, item) pairs (retrieval)")
+    .option("--items <file>", "retrieval: the item catalogue to retrieve from")
+    .option("--index <dir>", "retrieval: an index from `mdr index` (default: one built in memory from --items)")
     .option("--json", "print the metrics as JSON")
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
     .option("--threads <n>", "intra-op threads", positiveInt)
-    .action(async (model: string, opts: { data: string; json?: boolean; ep: "cpu" | "cuda"; threads?: number }) => {
+    .action(async (model: string, opts: { data: string; items?: string; index?: string; json?: boolean; ep: "cpu" | "cuda"; threads?: number }) => {
+      if (isRetrievalFolder(model)) return evalRetrievalCommand(model, opts);
       const { modelPath, manifest } = loadModelFiles(model);
       const { session, manifest: scored, note } = await withRouterOutputs(modelPath, manifest, { ep: opts.ep, threads: opts.threads });
       const m = await evaluateFile(session, scored, manifest.spec, opts.data);

@@ -9,6 +9,7 @@ import { registerFmt } from "./fmt.js";
 import { registerInspect } from "./inspect.js";
 import { registerPredict } from "./predict.js";
 import { registerReport } from "./report.js";
+import { registerIndex, registerRetrieve } from "./retrieval.js";
 import { registerServe } from "./serve.js";
 import { registerTrain } from "./train.js";
 import { registerValidate } from "./validate.js";
@@ -31,6 +32,8 @@ export function buildProgram(): Command {
   registerExport(program);
   registerReport(program);
   registerBench(program);
+  registerIndex(program);
+  registerRetrieve(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

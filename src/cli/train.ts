@@ -6,6 +6,7 @@ import { metricsTable, routerTables } from "./metrics-table.js";
 import { positiveInt } from "./options.js";
 import { printDiagnostics, UsageError } from "./output.js";
 import { progressReporter } from "./progress.js";
+import { trainRetrievalCommand } from "./retrieval.js";
 
 function wholeNumber(flag: string): (v: string) => number {
   return (v) => {
@@ -40,6 +41,7 @@ export function registerTrain(program: Command): void {
     .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }) => {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
+      if (compiled.retrieval) return trainRetrievalCommand(compiled.retrieval, opts);
       if (!compiled.spec) throw new UsageError(`${path} has errors; nothing was trained`, 1);
       const bar = progressReporter();
       const t0 = performance.now();

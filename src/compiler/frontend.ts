@@ -8,7 +8,9 @@ import { readJsonForm } from "../spec/json-form.js";
 import { lower } from "../spec/lower.js";
 import { validateAgainstSchema } from "../spec/schema.js";
 import type { SourceMap } from "../spec/source-map.js";
-import type { Spec } from "../spec/types.js";
+import { SIDES, type RetrievalSpec, type Side, type Spec } from "../spec/types.js";
+import { sideSpec } from "../spec/retrieval.js";
+import { checkRetrievalSpec } from "../check/retrieval.js";
 import type { ModelPlan } from "../plan/plan.js";
 import { resolve } from "../plan/resolve.js";
 import { fillDerivedDefaults, getPath, pruneInapplicable } from "../spec/normalize.js";
@@ -18,8 +20,16 @@ import type { Report } from "../check/context.js";
 /** A problem reading the file itself (missing, unreadable, not UTF-8): a usage error, not a spec error. */
 export class SpecReadError extends UserError {}
 
+/** A checked retrieval spec with each tower's ranking-shaped view and its plan. */
+export interface CompiledRetrieval {
+  spec: RetrievalSpec;
+  sides: Record<Side, { spec: Spec; plan: ModelPlan }>;
+}
+
 export interface CompiledSpec {
   file: SourceFile;
+  /** Present for a checked `task: retrieval` spec (then `spec` and `plan` are absent). */
+  retrieval?: CompiledRetrieval;
   /** Present when no stage reported an error. */
   spec?: Spec;
   /** The spec's model plan (without learned vocabularies), present with `spec`. */
@@ -82,6 +92,7 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   const explicit = structuredClone(raw);
   diagnostics.push(...validateAgainstSchema(raw, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
+  if (raw.task === "retrieval") return finishRetrieval(file, raw as unknown as RetrievalSpec, explicit, sourceMap, diagnostics);
   const spec = raw as unknown as Spec;
   fillDerivedDefaults(spec, (path) => getPath(explicit, path) !== undefined);
   diagnostics.push(...checkSpec(spec, explicit, sourceMap));
@@ -94,6 +105,28 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   const plan = resolve(canonical);
   checkSize(plan, report);
   return hasErrors(diagnostics) ? { file, diagnostics } : { file, spec: canonical, plan, diagnostics };
+}
+
+/** Derived defaults, checks and per-tower plans of a schema-valid retrieval spec. */
+function finishRetrieval(file: SourceFile, r: RetrievalSpec, explicit: Record<string, unknown>, sourceMap: SourceMap, diagnostics: Diagnostic[]): CompiledSpec {
+  for (const side of SIDES) {
+    const view = sideSpec(r, side);
+    fillDerivedDefaults(view, (path) => getPath(explicit, path.startsWith("/domain") || path.startsWith("/train") ? path : `/${side}${path}`) !== undefined);
+    if (side === "query" && view.loss.router !== undefined) r.loss.router = view.loss.router;
+  }
+  if (getPath(explicit, "/train/early_stopping/metric") === undefined) r.train.early_stopping.metric = "recall_at_100";
+  diagnostics.push(...checkRetrievalSpec(r, explicit, sourceMap));
+  if (hasErrors(diagnostics)) return { file, diagnostics };
+  for (const side of SIDES) pruneInapplicable(sideSpec(r, side));
+  const report: Report = (name, path, init, at = "value") =>
+    diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
+  const canonical = sortKeysDeep(Object.fromEntries(["version", "model", "task", "domain", "query", "item", "embedding", "loss", "train"].map((k) => [k, (r as unknown as Record<string, unknown>)[k]]))) as RetrievalSpec;
+  const sides = Object.fromEntries(SIDES.map((side) => {
+    const view = sideSpec(canonical, side);
+    return [side, { spec: view, plan: resolve(view) }];
+  })) as CompiledRetrieval["sides"];
+  for (const side of SIDES) checkSize(sides[side].plan, (name, path, init, at) => report(name, `/${side}${path}`, init, at));
+  return hasErrors(diagnostics) ? { file, diagnostics } : { file, retrieval: { spec: canonical, sides }, diagnostics };
 }
 
 export function compileSpecFile(path: string): CompiledSpec {

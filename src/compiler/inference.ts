@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import type { DispatchMode } from "../graph/dispatch.js";
 import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { buildModel } from "../graph/model.js";
+import type { FeatureGraph } from "../graph/features/common.js";
+import type { Graph } from "../graph/ops.js";
 import { emitModel } from "../onnx/emit.js";
 import { DEFAULT_OPSET, opsetInfo } from "../onnx/opset.js";
 import type { Spec } from "../spec/types.js";
@@ -50,9 +52,15 @@ export function specHash(spec: Spec): string {
 /** Canonical spec → inference ONNX model + manifest (bytes, not yet on disk). */
 export function compileInference(spec: Spec, options: CompileOptions = {}): CompiledInference {
   const opset = options.opset ?? DEFAULT_OPSET;
-  const info = opsetInfo(opset);
   const data = options.data ?? emptyModelData();
   const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs });
+  return packageModel(spec, built, data, options);
+}
+
+/** A built inference graph → ONNX bytes (trained weights put in, metadata attached) + its manifest. */
+export function packageModel(spec: Spec, built: { graph: Graph; features: FeatureGraph }, data: ModelData, options: CompileOptions, modelFile = "model.onnx"): CompiledInference {
+  const opset = options.opset ?? DEFAULT_OPSET;
+  const info = opsetInfo(opset);
   if (options.weights) {
     for (const init of built.graph.initializers) {
       const w = options.weights.get(init.name);
@@ -83,7 +91,7 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
       "mdrc.domain": JSON.stringify(domain), "mdrc.inputs": JSON.stringify(inputs), "mdrc.outputs": JSON.stringify(outputs), "mdrc.features": JSON.stringify(features),
     },
     externalDataAbove: options.externalDataAbove,
-    externalDataFile: "model.onnx.data",
+    externalDataFile: `${modelFile}.data`,
   });
   const manifest: Manifest = {
     format: "mdrc-manifest/1",
@@ -94,8 +102,8 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
     ml_opset: info.ml,
     ir_version: info.ir,
     files: {
-      model: "model.onnx", model_sha256: sha256(emitted.model),
-      ...(emitted.externalData ? { external_data: "model.onnx.data", external_data_sha256: sha256(emitted.externalData) } : {}),
+      model: modelFile, model_sha256: sha256(emitted.model),
+      ...(emitted.externalData ? { external_data: `${modelFile}.data`, external_data_sha256: sha256(emitted.externalData) } : {}),
     },
     label: spec.label,
     inputs,
@@ -106,8 +114,8 @@ export function compileInference(spec: Spec, options: CompileOptions = {}): Comp
     numeric: data.numeric,
     spec,
   };
-  const files: Record<string, Uint8Array> = { "model.onnx": emitted.model };
-  if (emitted.externalData) files["model.onnx.data"] = emitted.externalData;
+  const files: Record<string, Uint8Array> = { [modelFile]: emitted.model };
+  if (emitted.externalData) files[`${modelFile}.data`] = emitted.externalData;
   return { files, manifest };
 }
 

@@ -35,6 +35,16 @@ const buildOutput: OutputBuilder = (ctx, c) => {
   }
 };
 
+/** Every component in the plan's order: a pool's parameters, a gate, a STAR layer; each built once and reused by every reader. */
+export function buildComponents(g: Graph, plan: ModelPlan, features: FeatureGraph, options: BuildOptions): BuildContext {
+  const ctx = new BuildContext(g, plan, features, options, buildOutput);
+  for (const c of plan.order) {
+    if (c.kind === "pool") ctx.group(c);
+    else ctx.output(c);
+  }
+  return ctx;
+}
+
 /**
  * Builds the model graph of a canonical spec: the input pipeline, then every component in the plan's
  * order (a pool's parameters, a gate, a STAR layer; each built once and reused by every reader), then the
@@ -44,11 +54,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   const plan = resolve(spec, { dispatch: options.dispatch, data });
   const g = new Graph(options.opset, options.training ?? false);
   const features = (g.training ? buildTrainingFeatures : buildInferenceFeatures)(g, spec, data, spec.train.seed);
-  const ctx = new BuildContext(g, plan, features, options, buildOutput);
-  for (const c of plan.order) {
-    if (c.kind === "pool") ctx.group(c);
-    else ctx.output(c);
-  }
+  const ctx = buildComponents(g, plan, features, options);
   const tower = plan.tower;
   let logit2d = g.scope(`tower.${tower.name}`, () => towerLogit(ctx, tower));
   if (ctx.auxLogit) logit2d = g.add(logit2d, ctx.auxLogit);

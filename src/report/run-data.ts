@@ -10,7 +10,7 @@ import { resolve } from "../plan/resolve.js";
 import { stoppingScore } from "../runtime/metrics.js";
 import { readJsonLines, RUN_FILE, TRAIN_LOG, type RunRecord } from "../runtime/run-folder.js";
 import type { EvaluationRecord } from "../runtime/train-options.js";
-import type { Spec } from "../spec/types.js";
+import type { RankingMetric, Spec } from "../spec/types.js";
 
 /** Everything a report shows of one training run. */
 export interface RunReport {
@@ -75,7 +75,7 @@ function isRecord(v: unknown): v is Record<string, any> {
 /** The epoch evaluation of the model the run kept: the first epoch with the best score, as the trainer chose it. */
 function bestEvaluation(spec: Spec, evaluations: EvaluationRecord[]): EvaluationRecord | undefined {
   const metric = spec.train.early_stopping.metric;
-  const score = (m: EvaluationRecord) => stoppingScore(metric, m);
+  const score = (m: EvaluationRecord) => stoppingScore(metric as RankingMetric, m);
   let best: EvaluationRecord | undefined;
   for (const e of evaluations) if (e.at !== "step" && (!best || score(e) > score(best))) best = e;
   return best;

@@ -107,6 +107,7 @@ function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
       throw new DataError(file, 1, undefined, `feature '${owner}' has ${fmt(vocab.length)} distinct values, a table of ${fmt(n)} values (the limit is ${fmt(MAX_TENSOR_VALUES)}); raise min_count or use hash_buckets`);
     }
   }
+  if (spec.towers.length === 0) return; // a retrieval model's fields alone: its towers are sized per tower
   const size = modelSize(resolve(spec, { data })); // the plan's tables now have their learned rows
   if (!fitsInMemory(size)) {
     throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(size.trainingBytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);

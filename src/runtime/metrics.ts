@@ -1,3 +1,5 @@
+import type { RankingMetric } from "../spec/types.js";
+
 /** Area under the ROC curve by the rank-sum formula; tied scores share their average rank. */
 export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const n = scores.length;
@@ -45,7 +47,7 @@ export interface EvaluationMetrics {
 }
 
 /** The value early stopping maximises for a metric (logloss is negated, so higher is always better). */
-export function stoppingScore(metric: "auc" | "mean_domain_auc" | "logloss", m: EvaluationMetrics): number {
+export function stoppingScore(metric: RankingMetric, m: EvaluationMetrics): number {
   return metric === "auc" ? m.overall.auc : metric === "mean_domain_auc" ? m.mean_domain_auc : -m.overall.logloss;
 }
 

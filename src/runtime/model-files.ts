@@ -22,6 +22,7 @@ export function loadModelFiles(path: string): { modelPath: string; manifest: Man
   } catch (e) {
     throw new ModelFilesError(`${manifestPath} is not valid JSON: ${(e as Error).message}`);
   }
+  if ((manifest as { format?: unknown })?.format === "mdrc-retrieval/1") throw new ModelFilesError(`${dir} holds a retrieval model (query and item towers); use \`mdr retrieve\`, \`mdr index\` or \`mdr eval\` with it`);
   if (!manifest || typeof manifest !== "object" || manifest.format !== "mdrc-manifest/1") {
     throw new ModelFilesError(`${manifestPath} is not an mdrc manifest (format ${String(manifest?.format)})`);
   }
@@ -42,7 +43,7 @@ export function loadModelFiles(path: string): { modelPath: string; manifest: Man
   return { modelPath, manifest };
 }
 
-function checkHash(file: string, expected: string | undefined): void {
+export function checkHash(file: string, expected: string | undefined): void {
   if (expected === undefined) return; // manifests written before hashes were recorded
   if (!existsSync(file)) throw new ModelFilesError(`${file} is missing`);
   const actual = sha256(readFileSync(file));

@@ -14,6 +14,7 @@ export interface LabelledRow extends RawRow {
 export function labelRow(spec: Spec, row: RawRow, file: string): LabelledRow | undefined {
   const domain = domainOf(spec.domain, row, file);
   if (domain === undefined) return undefined;
+  if (spec.label === "") return Object.assign(row as LabelledRow, { label: 1, domain }); // retrieval: every row is a positive pair
   const l = row.values[spec.label];
   const label = l === 1 || l === true || l === "1" || l === "1.0" ? 1 : l === 0 || l === false || l === "0" || l === "0.0" ? 0 : NaN;
   if (Number.isNaN(label)) throw new DataError(file, row.line, row.columns?.[spec.label], `label '${spec.label}' must be 0 or 1, got ${JSON.stringify(l ?? "")}`);
@@ -48,7 +49,7 @@ export function specColumns(spec: Spec): Map<string, string> {
   const cols = new Map<string, string>();
   for (const f of spec.features) cols.set(f.column, `feature ${f.name}`);
   cols.set(spec.domain.column, `domain ${spec.domain.name}`);
-  cols.set(spec.label, "the label");
+  if (spec.label !== "") cols.set(spec.label, "the label");
   return cols;
 }
 

@@ -40,7 +40,10 @@ export function initialStepState(spec: Spec, step: CompiledTrainStep, data: Mode
 export interface StepInputs {
   rows: RawRow[];
   domains: ArrayLike<number>;
-  labels: Float32Array;
+  /** Absent for steps without a label input (retrieval). */
+  labels?: Float32Array;
+  /** Further inputs of the step graph, by name. */
+  extra?: Record<string, ort.Tensor>;
   lr: number;
   embeddingLr: number;
   /** 1-based step number (Adam's bias correction). */
@@ -60,7 +63,8 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file, b.seed);
   const feeds = enc.feeds;
   const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
-  feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);
+  if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);
+  Object.assign(feeds, b.extra);
   for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
   for (const [name, v] of state.slots) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name.split("::")[0])!.shape as number[]);
   feeds.lr = scalar(b.lr);

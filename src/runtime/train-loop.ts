@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { compileInference } from "../compiler/inference.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
-import type { Spec } from "../spec/types.js";
+import type { RankingMetric, Spec } from "../spec/types.js";
 import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
@@ -84,7 +84,7 @@ export class TrainingLoop {
   }
 
   private score(m: EvaluationMetrics): number {
-    return stoppingScore(this.metricName, m);
+    return stoppingScore(this.metricName as RankingMetric, m); // the checker keeps retrieval metrics out of ranking specs
   }
 
   private async evaluate(trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> {

@@ -25,8 +25,13 @@ const sections: Record<string, SectionRule> = {
   tower: { key: "towers", many: true, name: "optional" },
   loss: { key: "loss", many: false, name: "none" },
   train: { key: "train", many: false, name: "none" },
+  query: { key: "query", many: false, name: "none" },
+  item: { key: "item", many: false, name: "none" },
+  embedding: { key: "embedding", many: false, name: "none" },
 };
-const modelProperties = ["label"];
+const modelProperties = ["label", "task"];
+/** What a retrieval model's `query { … }` and `item { … }` hold: a ranking model's fields and components. */
+const sideSections = ["features", "experts", "gate", "star", "tower"];
 export const featureKinds = ["categorical", "multi_categorical", "numeric"];
 
 export interface LowerResult {
@@ -62,7 +67,49 @@ export function lower(doc: Document): LowerResult {
       lowerSection(spec, entry, sourceMap, diagnostics);
     }
   }
+  if (spec.task === "retrieval") misplacedInRetrieval(model, diagnostics);
   return { spec, sourceMap, diagnostics };
+}
+
+/** A retrieval model's fields and components live in its towers; a ranking-style one at the top is reported. */
+function misplacedInRetrieval(model: Block, diagnostics: Diagnostic[]): void {
+  for (const e of model.entries) {
+    const word = e.kind === "block" ? e.keyword : e.key;
+    if (!sideSections.includes(word.text) && word.text !== "label") continue;
+    diagnostics.push(createDiagnostic("unknown-section", {
+      message: word.text === "label"
+        ? "A retrieval model has no label: every training row is a positive (query, item) pair."
+        : `In a retrieval model, '${word.text}' belongs to a tower, not to the model.`,
+      hint: word.text === "label" ? "Remove `label`." : "Move it into `query { … }` (query columns and the domain) or `item { … }` (item columns).",
+      span: word.span,
+    }));
+  }
+}
+
+/** `query { … }` / `item { … }`: the same sections as a ranking model, under `/query` or `/item`. */
+function lowerSide(block: Block, path: string, sourceMap: SourceMap, diagnostics: Diagnostic[]): JsonObject {
+  const side: JsonObject = {};
+  for (const entry of block.entries) {
+    if (entry.kind === "property") {
+      if (block.keyword.text === "item" && entry.key.text === "id") setProperty(side, path, entry, sourceMap, diagnostics);
+      else diagnostics.push(notInSide(entry.key.text, entry.key.span, block.keyword.text));
+    } else if (sideSections.includes(entry.keyword.text)) {
+      lowerSection(side, entry, sourceMap, diagnostics, path);
+    } else {
+      diagnostics.push(notInSide(entry.keyword.text, entry.keyword.span, block.keyword.text));
+    }
+  }
+  return side;
+}
+
+function notInSide(word: string, span: Span, side: string): Diagnostic {
+  const known = side === "item" ? [...sideSections, "id"] : sideSections;
+  const modelLevel = word in sections || modelProperties.includes(word);
+  return createDiagnostic("unknown-section", {
+    message: modelLevel ? `'${word}' belongs to the model, not to the ${side} tower.` : `'${word}' is not a section of the ${side} tower.`,
+    hint: modelLevel ? "Move it out of the block, next to `query` and `item`." : didYouMean(word, known) ?? `The ${side} tower holds: ${known.join(", ")}.`,
+    span,
+  });
 }
 
 /** The file's one model block; anything beside it is reported. */
@@ -95,7 +142,7 @@ function theModel(doc: Document, fileSpan: Span, diagnostics: Diagnostic[]): Blo
 }
 
 /** One section block of the model (`domain`, `experts …`, `features`, …) into its place in the spec. */
-function lowerSection(spec: JsonObject, entry: Block, sourceMap: SourceMap, diagnostics: Diagnostic[]): void {
+function lowerSection(spec: JsonObject, entry: Block, sourceMap: SourceMap, diagnostics: Diagnostic[], base = ""): void {
   const rule = sections[entry.keyword.text];
   if (!rule) {
     diagnostics.push(unknownSection(entry.keyword.text, entry.keyword.span, false));
@@ -112,28 +159,30 @@ function lowerSection(spec: JsonObject, entry: Block, sourceMap: SourceMap, diag
   let path: string;
   if (rule.many) {
     const list = (spec[rule.key] ??= []) as Json[];
-    path = joinPath(`/${rule.key}`, list.length);
+    path = joinPath(`${base}/${rule.key}`, list.length);
     list.push({});
-    sourceMap.set(`/${rule.key}`, { value: entry.span });
+    sourceMap.set(`${base}/${rule.key}`, { value: entry.span });
   } else {
     if (spec[rule.key] !== undefined) {
       diagnostics.push(createDiagnostic("duplicate-property", {
-        message: `The model already has a '${entry.keyword.text}' section.`,
+        message: `The ${base ? base.slice(1) + " tower" : "model"} already has a '${entry.keyword.text}' section.`,
         hint: "Merge the two sections into one.",
         span: entry.keyword.span,
       }));
       return;
     }
-    path = `/${rule.key}`;
+    path = `${base}/${rule.key}`;
   }
   sourceMap.set(path, { key: entry.keyword.span, value: entry.span });
-  const target = entry.keyword.text === "features" ? lowerFeatures(entry, sourceMap, diagnostics) : lowerBlock(entry, path, sourceMap, diagnostics);
+  const target = entry.keyword.text === "features" ? lowerFeatures(entry, path, sourceMap, diagnostics)
+    : rule.key === "query" || rule.key === "item" ? lowerSide(entry, path, sourceMap, diagnostics)
+      : lowerBlock(entry, path, sourceMap, diagnostics);
   if (rule.name === "optional" && !entry.name) (target as JsonObject).name = entry.keyword.text;
   if (rule.many) (spec[rule.key] as Json[])[(spec[rule.key] as Json[]).length - 1] = target;
   else spec[rule.key] = target;
 }
 
-function lowerFeatures(block: Block, sourceMap: SourceMap, diagnostics: Diagnostic[]): Json[] {
+function lowerFeatures(block: Block, base: string, sourceMap: SourceMap, diagnostics: Diagnostic[]): Json[] {
   const out: Json[] = [];
   for (const entry of block.entries) {
     if (entry.kind === "property" || !featureKinds.includes(entry.keyword.text)) {
@@ -150,13 +199,13 @@ function lowerFeatures(block: Block, sourceMap: SourceMap, diagnostics: Diagnost
       diagnostics.push(missingName(entry, entry.keyword.text));
       continue;
     }
-    const path = joinPath("/features", out.length);
+    const path = joinPath(base, out.length);
     sourceMap.set(path, { key: entry.keyword.span, value: entry.span });
     sourceMap.set(`${path}/kind`, { value: entry.keyword.span });
     const obj = lowerBlock(entry, path, sourceMap, diagnostics);
     out.push({ kind: entry.keyword.text, ...obj });
   }
-  sourceMap.set("/features", { key: block.keyword.span, value: block.span });
+  sourceMap.set(base, { key: block.keyword.span, value: block.span });
   return out;
 }
 

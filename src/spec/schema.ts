@@ -8,14 +8,19 @@ import { joinPath, type SourceMap } from "./source-map.js";
 export const specSchemaUrl = new URL("../../../schemas/mdr-spec.schema.json", import.meta.url);
 export const specSchema = JSON.parse(readFileSync(specSchemaUrl, "utf8")) as Record<string, unknown>;
 
+export const retrievalSchemaUrl = new URL("../../../schemas/mdr-retrieval.schema.json", import.meta.url);
+export const retrievalSchema = JSON.parse(readFileSync(retrievalSchemaUrl, "utf8")) as Record<string, unknown>;
+
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, verbose: true, strict: false });
-const validate = ajv.compile(specSchema);
+const validateRanking = ajv.compile(specSchema);
+const validateRetrieval = ajv.compile(retrievalSchema);
 
 /**
  * Validates the spec object against schemas/mdr-spec.schema.json and fills every schema default in place.
  * Each ajv error becomes a positioned diagnostic through the source map.
  */
 export function validateAgainstSchema(spec: Record<string, unknown>, sourceMap: SourceMap): Diagnostic[] {
+  const validate = spec.task === "retrieval" ? validateRetrieval : validateRanking;
   if (validate(spec)) return [];
   const errors = (validate.errors ?? []).filter((e) => !isNoise(e, validate.errors ?? []));
   const seen = new Set<string>();
@@ -129,6 +134,10 @@ function valueDiagnostic(e: ErrorObject, sourceMap: SourceMap): Diagnostic {
 function describePath(path: string, spec: Record<string, unknown>): string {
   const parts = path.split("/").filter(Boolean);
   if (parts.length === 0) return "the model";
+  if ((parts[0] === "query" || parts[0] === "item") && parts.length > 1) {
+    const side = spec[parts[0]] as Record<string, unknown> | undefined;
+    return `${describePath("/" + parts.slice(1).join("/"), side ?? {})} of the ${parts[0]} tower`;
+  }
   const labels: Record<string, string> = { experts: "expert pool", gates: "gate", stars: "STAR layer", towers: "tower", features: "feature" };
   if (parts.length >= 2 && labels[parts[0]] && /^\d+$/.test(parts[1])) {
     const item = (spec[parts[0]] as Record<string, unknown>[] | undefined)?.[Number(parts[1])];

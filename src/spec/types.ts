@@ -111,8 +111,11 @@ export interface TrainSpec {
   seed: number;
   /** Steps between mid-epoch checkpoints (0: epoch ends only). */
   checkpoint_every: number;
-  early_stopping: { metric: "auc" | "mean_domain_auc" | "logloss"; patience: number };
+  early_stopping: { metric: RankingMetric | RetrievalMetric; patience: number };
 }
+
+export type RankingMetric = "auc" | "mean_domain_auc" | "logloss";
+export type RetrievalMetric = "recall_at_10" | "recall_at_50" | "recall_at_100";
 
 export interface Spec {
   version: 1;
@@ -134,3 +137,49 @@ export const FEATURES = "features";
 export function isCategorical(f: FeatureSpec): f is CategoricalFeature | MultiCategoricalFeature {
   return f.kind !== "numeric";
 }
+
+/** One tower of a retrieval model: its own features and components, in the shape of a ranking model's. */
+export interface SideSpec {
+  features: FeatureSpec[];
+  experts: ExpertPoolSpec[];
+  gates: GateSpec[];
+  stars: StarSpec[];
+  towers: TowerSpec[];
+}
+
+export interface ItemSideSpec extends SideSpec {
+  /** Column holding each item's key. */
+  id: string;
+}
+
+export interface EmbeddingSpec {
+  dim: number;
+  normalize: boolean;
+  temperature: number;
+  learn_temperature: boolean;
+}
+
+export interface RetrievalLossSpec {
+  softmax: number;
+  logq: boolean;
+  mutual_information: number;
+  load_balance: number;
+  l2_embedding: number;
+  router?: string;
+}
+
+/** `task: retrieval`: a query tower (raw query columns + domain → embedding) and an item tower (raw item columns → embedding). Mirrors schemas/mdr-retrieval.schema.json. */
+export interface RetrievalSpec {
+  version: 1;
+  model: string;
+  task: "retrieval";
+  domain: DomainSpec;
+  query: SideSpec;
+  item: ItemSideSpec;
+  embedding: EmbeddingSpec;
+  loss: RetrievalLossSpec;
+  train: TrainSpec;
+}
+
+export type Side = "query" | "item";
+export const SIDES: readonly Side[] = ["query", "item"];

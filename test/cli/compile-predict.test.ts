@@ -39,7 +39,7 @@ test("compile writes model.onnx and manifest.json whose inputs, outputs and opse
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
   assert.equal(manifest.opset, 17);
   assert.deepEqual(manifest.inputs.map((i: { name: string; dtype: string; shape: unknown[] }) => [i.name, i.dtype, i.shape.join("×")]), [
-    ["userId", "string", "N"], ["movieId", "string", "N"], ["genres", "string", "N×L"], ["year", "float32", "N"],
+    ["userId", "string", "N"], ["movieId", "string", "N"], ["genres", "string", "N×L_genres"], ["year", "float32", "N"],
     ["movie_count", "float32", "N"], ["hour", "float32", "N"], ["weekday", "int64", "N"], ["domain", "string", "N"],
   ]);
   assert.deepEqual(manifest.outputs.map((o: { name: string }) => o.name), ["probability", "logit"]);

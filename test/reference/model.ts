@@ -91,7 +91,7 @@ function mlp(w: W, prefix: string, x: Vec, layers: number, a: Activation, layerN
   return h;
 }
 
-export function referenceForward(spec: Spec, weights: Weights, data: ModelData, row: Row): { logit: number; probability: number } {
+export function referenceForward(spec: Spec, weights: Weights, data: ModelData, row: Row): { logit: number; probability: number; tower: Vec } {
   const w = new W(weights);
   const D = spec.domain.values.length;
   const dv = String(row[spec.domain.column] ?? "");
@@ -254,11 +254,13 @@ export function referenceForward(spec: Spec, weights: Weights, data: ModelData, 
   const tin = out(tower.input);
   const towerLayers = tower.layers.length + 1;
   const prefix = `tower.${tower.name}`;
-  let logit = mlp(w, prefix, tin, towerLayers, tower.activation, tower.layer_norm, false, tower.per === "domain" ? [d] : [])[0];
+  // A retrieval tower's last layer is the embedding (its whole output); a ranking tower's is one logit.
+  const towerOut = mlp(w, prefix, tin, towerLayers, tower.activation, tower.layer_norm, false, tower.per === "domain" ? [d] : []);
+  let logit = towerOut[0];
   for (const s of spec.stars) {
     if (!s.aux_layers.length) continue;
     const emb = w.vector(`star.${s.name}.aux.domain_table`, [d]);
     logit += mlp(w, `star.${s.name}.aux`, emb, s.aux_layers.length + 1, s.activation, false, false)[0];
   }
-  return { logit, probability: 1 / (1 + Math.exp(-logit)) };
+  return { logit, probability: 1 / (1 + Math.exp(-logit)), tower: towerOut };
 }

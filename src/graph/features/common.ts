@@ -130,7 +130,7 @@ export function multiValued(g: Graph, f: MultiCategoricalFeature, emb: Tensor, k
     cells = g.stringSplit(raw, f.separator);
   } else {
     // Opset 17 has no string splitting: the caller passes cells split on the separator, padded with "".
-    cells = input({ column: f.column, dtype: "string", shape: ["N", "L"], role: `values of ${f.name}, split on '${f.separator}' and padded with ""`, splitBy: f.separator });
+    cells = input({ column: f.column, dtype: "string", shape: ["N", `L_${f.name}`], role: `values of ${f.name}, split on '${f.separator}' and padded with ""`, splitBy: f.separator });
   }
   // "" (padding) → -1, unseen → 0 (OOV row), known → its row.
   return pooled(g, f, emb, g.labelEncoder(cells, ["", ...keys], [-1, ...values], 0));

@@ -12,7 +12,7 @@ import { lookupTable, multiValued, numeric, numericRun, PipelineState, rangeInde
  * code. Categories → rows via LabelEncoder (row 0 is out-of-vocabulary), multi-valued cells → masked
  * mean/sum, numerics → normalised (missing values per the field's policy), domain values → ids.
  */
-export function buildInferenceFeatures(g: Graph, spec: Spec, data: ModelData, seed: number): FeatureGraph {
+export function buildInferenceFeatures(g: Graph, spec: Spec, data: ModelData, seed: number, withDomain = true): FeatureGraph {
   const s = new PipelineState(g, spec, data, seed);
   // Consecutive fields of one kind are looked up together: fewer, larger nodes, which is what makes
   // single-row latency low. Field order in x stays the spec's order.
@@ -28,6 +28,7 @@ export function buildInferenceFeatures(g: Graph, spec: Spec, data: ModelData, se
     return multiValued(g, first, emb, keys, values, s.input);
   }));
   const d = spec.domain;
+  if (!withDomain) return s.finish(parts, () => g.ints([0]));
   return s.finish(parts, () => g.scope("domain", () => {
     const raw = s.input({ column: d.column, dtype: "string", shape: ["N"], role: `domain value (${d.values.join(", ")})` });
     const fallback = d.fallback !== undefined ? d.values.indexOf(d.fallback) : 0;

@@ -11,7 +11,7 @@ import { tableSize } from "../../plan/resolve.js";
  * table's unique rows in this batch (`index.<field>`), and feeds those rows (`rows.<table>`) and the domain
  * ids; numerics come in raw and are normalised exactly as at serving.
  */
-export function buildTrainingFeatures(g: Graph, spec: Spec, data: ModelData, seed: number): FeatureGraph {
+export function buildTrainingFeatures(g: Graph, spec: Spec, data: ModelData, seed: number, withDomain = true): FeatureGraph {
   const s = new PipelineState(g, spec, data, seed);
   const { input } = s;
   /** The batch rows of a table: the table itself stays on the host. */
@@ -29,9 +29,10 @@ export function buildTrainingFeatures(g: Graph, spec: Spec, data: ModelData, see
     if (f.kind === "categorical") {
       return g.gather(table, input({ column: indexInput(f.name), dtype: "int64", shape: ["N"], role: `position of each row's ${f.name} among rows.${s.ownerOf(f).name}` }));
     }
-    const idx = input({ column: indexInput(f.name), dtype: "int64", shape: ["N", "L"], role: `positions of ${f.name}'s values among rows.${s.ownerOf(f).name}, -1 padded` });
+    const idx = input({ column: indexInput(f.name), dtype: "int64", shape: ["N", `L_${f.name}`], role: `positions of ${f.name}'s values among rows.${s.ownerOf(f).name}, -1 padded` });
     return pooled(g, f, table, idx);
   };
   const parts = spec.features.map((f) => g.scope(`features.${f.name}`, () => feature(f)));
+  if (!withDomain) return s.finish(parts, () => g.ints([0]));
   return s.finish(parts, () => input({ column: DOMAIN_ID_INPUT, dtype: "int64", shape: ["N"], role: "domain id of each row" }));
 }

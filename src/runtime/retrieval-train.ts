@@ -1,0 +1,190 @@
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import ort from "onnxruntime-node";
+import { compileRetrievalInference, compileRetrievalTrainStep, ITEM_KEY_INPUT, ITEM_LOG_Q_INPUT, SIDE_FILES, type RetrievalManifest } from "../compiler/retrieval.js";
+import { UserError } from "../diagnostics/errors.js";
+import type { ModelData } from "../plan/model-data.js";
+import { fieldsSpec } from "../spec/retrieval.js";
+import type { RetrievalMetric, RetrievalSpec, Spec } from "../spec/types.js";
+import type { RawRow } from "./cells.js";
+import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
+import { summarizeTrainingData } from "./data-stats.js";
+import { makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
+import { openRows } from "./readers.js";
+import { evaluateRetrieval, type Catalogue, type RetrievalEvaluation } from "./retrieval-eval.js";
+import { itemIdOf, ItemFrequencies, requireColumns } from "./retrieval-data.js";
+import { removeRun, takeRunFolder, inspectRunFolder, writeRunRecord } from "./run-folder.js";
+import { labelRow, type LabelledRow } from "./rows.js";
+import { createSession } from "./session.js";
+import { bufferedShuffle } from "./shuffle.js";
+import { NonFiniteLoss, runTrainStep } from "./step-runner.js";
+import { effectiveSpec } from "./trainer.js";
+import type { TrainOptions } from "./train-options.js";
+
+export interface RetrievalTrainOptions extends Omit<TrainOptions, "spec" | "resume" | "dispatch" | "evalEvery" | "stopAfterSteps"> {
+  spec: RetrievalSpec;
+}
+
+export interface RetrievalRecord extends RetrievalEvaluation {
+  epoch: number;
+  step: number;
+  train_loss: number;
+  loss_terms: Record<string, number>;
+}
+
+export interface RetrievalTrainResult {
+  best?: RetrievalRecord;
+  history: RetrievalRecord[];
+  steps: number;
+  epochsRun: number;
+  stoppedEarly: boolean;
+  rowsPerSecond: number;
+}
+
+/**
+ * Trains a two-tower model on positive (query, item) pairs: the first pass learns vocabularies and checks
+ * every row; each epoch streams shuffled batches through the retrieval step (in-batch negatives, logQ
+ * from streaming item frequencies); after each epoch, recall@K on the validation pairs by exact search
+ * over every item seen in training and validation picks the best model and stops early.
+ */
+export async function trainRetrieval(options: RetrievalTrainOptions): Promise<RetrievalTrainResult> {
+  const r = effectiveSpec(options.spec as unknown as Spec, options) as unknown as RetrievalSpec;
+  const fields = fieldsSpec(r);
+  const log = options.log ?? (() => {});
+  const mode = options.overwrite ? "overwrite" : "fresh";
+  inspectRunFolder(options.out, mode);
+  const summary = await summarizeTrainingData(fields, options.train);
+  const catalogue = await collectItems(r, [options.train, ...(options.valid ? [options.valid] : [])]);
+  if (!options.valid) log(`no --valid file: early stopping is off; training runs all ${r.train.epochs} epochs and keeps the last`);
+  const folder = takeRunFolder(options.out, mode);
+  try {
+    writeRunRecord(options.out, { spec: r as unknown as Spec, data: options.train, ...(options.valid ? { valid: options.valid } : {}), started: new Date().toISOString() });
+    makeFolder(join(options.out, "checkpoints"));
+    return await withSignalGuard(() => new RetrievalLoop(options, r, summary.data, summary.rows, catalogue, log).run());
+  } catch (e) {
+    removeRun(options.out);
+    if (e instanceof NonFiniteLoss) throw new UserError(`${e.message}. Nothing was saved`, 1);
+    throw e;
+  } finally {
+    folder.release();
+  }
+}
+
+/** Every distinct item of the given pair files (first row of each id wins): the validation catalogue. */
+async function collectItems(r: RetrievalSpec, files: string[]): Promise<Catalogue> {
+  const seen = new Map<string, RawRow>();
+  for (const file of files) {
+    const source = openRows(file);
+    requireColumns(await source.columns(), new Map([[r.item.id, "the item id"]]), file);
+    for await (const row of source.rows()) {
+      const id = itemIdOf(row, r.item.id, file);
+      if (!seen.has(id)) seen.set(id, row);
+    }
+  }
+  return { ids: [...seen.keys()], rows: [...seen.values()], file: files[0] };
+}
+
+class RetrievalLoop {
+  private readonly fields: Spec;
+  private readonly frequencies = new ItemFrequencies();
+  private readonly history: RetrievalRecord[] = [];
+  private rowsSeen = 0;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly o: RetrievalTrainOptions, private readonly r: RetrievalSpec, private readonly data: ModelData,
+    private readonly rows: number, private readonly catalogue: Catalogue, private readonly log: (l: string) => void,
+  ) {
+    this.fields = fieldsSpec(r);
+  }
+
+  async run(): Promise<RetrievalTrainResult> {
+    const step = compileRetrievalTrainStep(this.r, { data: this.data });
+    const session = await createSession(step.model, { ep: this.o.ep, threads: this.o.threads });
+    const state = initialState(this.fields, step, this.data);
+    const t = this.r.train;
+    let stoppedEarly = false;
+    while (state.epoch < t.epochs) {
+      const loss = await this.epoch(session, step, state);
+      const record = await this.evaluate(state, loss.mean, loss.terms);
+      state.epoch++;
+      const score = record ? recallOf(record, t.early_stopping.metric as RetrievalMetric) : state.epoch;
+      if (score > state.bestScore) {
+        Object.assign(state, { bestScore: score, bestEpoch: state.epoch, badEpochs: 0 });
+        this.writeBest(state);
+        saveCheckpoint(state, join(this.o.out, "checkpoints"), this.fields, this.data, this.o.keepCheckpoints ?? 2, "best.safetensors");
+      } else {
+        state.badEpochs++;
+      }
+      saveCheckpoint(state, join(this.o.out, "checkpoints"), this.fields, this.data, this.o.keepCheckpoints ?? 2);
+      if (record) this.log(`epoch ${state.epoch}: train loss ${loss.mean.toFixed(4)}, valid ${t.early_stopping.metric} ${score.toFixed(4)}${state.bestEpoch === state.epoch ? " (best)" : ""}`);
+      if (this.o.valid && state.badEpochs >= t.early_stopping.patience && state.epoch < t.epochs) {
+        this.log(`early stopping: ${t.early_stopping.metric} has not improved for ${state.badEpochs} epoch(s)`);
+        stoppedEarly = true;
+        break;
+      }
+    }
+    await session.release();
+    const wall = (performance.now() - this.started) / 1000;
+    const best = this.history.find((h) => h.epoch === state.bestEpoch);
+    return { ...(best ? { best } : {}), history: this.history, steps: state.step, epochsRun: state.epoch, stoppedEarly, rowsPerSecond: this.rowsSeen / Math.max(wall, 1e-9) };
+  }
+
+  private async epoch(session: ort.InferenceSession, step: ReturnType<typeof compileRetrievalTrainStep>, state: TrainerState): Promise<{ mean: number; terms: Record<string, number> }> {
+    const t = this.r.train;
+    const source = openRows(this.o.train, { positions: false });
+    const stream = bufferedShuffle(source.rows(), this.o.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`);
+    let batch: LabelledRow[] = [];
+    let rowsDone = 0;
+    let lossSum = 0;
+    const termSums: Record<string, number> = {};
+    const run = async () => {
+      const ids = batch.map((row) => itemIdOf(row, this.r.item.id, this.o.train));
+      const { keys, logQ } = this.frequencies.observe(ids);
+      const extra: Record<string, ort.Tensor> = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", keys, [keys.length]) };
+      if (this.r.loss.logq) extra[ITEM_LOG_Q_INPUT] = new ort.Tensor("float32", logQ, [logQ.length]);
+      state.step++;
+      const out = await runTrainStep(session, this.fields, step, state, {
+        rows: batch, domains: batch.map((row) => row.domain), extra, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step,
+        seed: (t.seed * 7919 + state.step) % 16_000_000, file: this.o.train,
+      });
+      rowsDone += batch.length;
+      this.rowsSeen += batch.length;
+      lossSum += out.loss * batch.length;
+      for (const [k, v] of Object.entries(out.terms)) termSums[k] = (termSums[k] ?? 0) + v * batch.length;
+      const elapsed = (performance.now() - this.started) / 1000;
+      this.o.progress?.({ epoch: state.epoch + 1, epochs: t.epochs, rowsDone, rowsTotal: this.rows, rowsPerSecond: this.rowsSeen / Math.max(elapsed, 1e-9), loss: lossSum / rowsDone });
+      batch = [];
+    };
+    for await (const row of stream) {
+      const labelled = labelRow(this.fields, row, this.o.train);
+      if (!labelled) continue;
+      batch.push(labelled);
+      if (batch.length === t.batch_size) await run();
+    }
+    // In-batch negatives need company: a last batch of one row would have none.
+    if (batch.length > 1) await run();
+    return { mean: lossSum / Math.max(rowsDone, 1), terms: Object.fromEntries(Object.entries(termSums).map(([k, v]) => [k, v / Math.max(rowsDone, 1)])) };
+  }
+
+  private async evaluate(state: TrainerState, trainLoss: number, terms: Record<string, number>): Promise<RetrievalRecord | undefined> {
+    if (!this.o.valid) return undefined;
+    const { files, manifest } = compileRetrievalInference(this.r, { data: this.data, weights: weightsOf(state) });
+    const sessions = { query: await createSession(files[SIDE_FILES.query], { threads: this.o.threads }), item: await createSession(files[SIDE_FILES.item], { threads: this.o.threads }) };
+    const m = await evaluateRetrieval(sessions, manifest, this.o.valid, this.catalogue, { threads: this.o.threads });
+    await Promise.all([sessions.query.release(), sessions.item.release()]);
+    const record: RetrievalRecord = { epoch: state.epoch + 1, step: state.step, train_loss: trainLoss, loss_terms: terms, ...m };
+    appendFileSync(join(this.o.out, "metrics.jsonl"), JSON.stringify(record) + "\n");
+    this.history.push(record);
+    return record;
+  }
+
+  private writeBest(state: TrainerState): void {
+    const { files, manifest } = compileRetrievalInference(this.r, { data: this.data, weights: weightsOf(state) });
+    writeFilesAtomic(this.o.out, { ...files, "manifest.json": JSON.stringify(manifest satisfies RetrievalManifest, null, 2) + "\n" });
+  }
+}
+
+function recallOf(r: RetrievalEvaluation, metric: RetrievalMetric): number {
+  return r.exact.overall.recall[`@${metric.replace("recall_at_", "")}`];
+}

@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import ort from "onnxruntime-node";
+import { backprop } from "../../src/autodiff/backprop.js";
+import { compileRetrievalInference, compileRetrievalTrainStep, ITEM_KEY_INPUT, ITEM_LOG_Q_INPUT } from "../../src/compiler/retrieval.js";
+import { Graph } from "../../src/graph/ops.js";
+import { buildTower, sampledSoftmaxLoss } from "../../src/graph/retrieval.js";
+import { emitModel } from "../../src/onnx/emit.js";
+import { resolve } from "../../src/plan/resolve.js";
+import { encodeBatch } from "../../src/runtime/batch.js";
+import { initialStepState, runTrainStep } from "../../src/runtime/step-runner.js";
+import { readItemCatalog, readQueryRows } from "../../src/runtime/retrieval-data.js";
+import { fieldsSpec, sideSpec } from "../../src/spec/retrieval.js";
+import { SIDES, type RetrievalSpec } from "../../src/spec/types.js";
+import { syntheticData, randomRows } from "../helpers/models.js";
+import { codes, compileText } from "../helpers/specs.js";
+import { domainIdsOf } from "../helpers/train.js";
+import { referenceForward, type Row, type Weights } from "../reference/model.js";
+
+const specText = (queryExtra = "", itemExtra = "", model = "") => `
+model two_towers {
+  task: retrieval
+  domain d { column: "d", values: [a, b, c], unknown: fallback, fallback: c }
+  query {
+    features {
+      categorical user { column: "u", dim: 4 }
+      numeric age { column: "age" }
+    }
+    experts s { scope: shared, count: 1, layers: [8] }
+    experts r { scope: routed, count: 3, layers: [8] }
+    gate g { per: all, pools: [r], type: topk, k: 2, inputs: [features, domain], always_on: [s] }
+    tower qt { per: domain, input: g, layers: [6] }
+    ${queryExtra}
+  }
+  item {
+    id: "i"
+    features {
+      categorical item { column: "i", dim: 4 }
+      multi_categorical tags { column: "t", separator: "|", dim: 3 }
+    }
+    tower it { per: shared, input: features, layers: [6] }
+    ${itemExtra}
+  }
+  embedding { dim: 5, temperature: 0.2 }
+  loss { softmax: 1, mutual_information: 0.1, load_balance: 0.1 }
+  ${model}
+}`;
+
+function compiled(text = specText()): RetrievalSpec {
+  const c = compileText(text);
+  assert.deepEqual(c.diagnostics.filter((d) => d.severity === "error").map((d) => d.message), []);
+  return c.retrieval!.spec;
+}
+
+/** The loss by hand: scores q·v / τ − log Q(column), other rows' copies of a row's item masked, −log softmax at the row's own column. */
+function referenceLoss(q: Float32Array, v: Float32Array, n: number, dim: number, tau: number, keys: number[], logQ: number[]): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const s: number[] = [];
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < dim; k++) dot += q[i * dim + k] * v[j * dim + k];
+      s.push(j !== i && keys[j] === keys[i] ? -Infinity : dot / tau - logQ[j]);
+    }
+    const m = Math.max(...s);
+    const lse = m + Math.log(s.reduce((a, x) => a + Math.exp(x - m), 0));
+    total += lse - s[i];
+  }
+  return total / n;
+}
+
+test("sampled softmax with logQ: forward equals a hand computation and gradients equal finite differences", async () => {
+  const n = 6;
+  const dim = 3;
+  const tau = 0.5;
+  const keys = [0, 1, 2, 1, 3, 0]; // rows 1 and 3 share an item, as do 0 and 5
+  const logQ = [-1.2, -0.7, -2.3, -0.7, -1.9, -1.2];
+  const g = new Graph(17, true);
+  const q = g.input("q", "float32", [n, dim]);
+  const v = g.input("v", "float32", [n, dim]);
+  const key = g.input("key", "int64", [n]);
+  const lq = g.input("logq", "float32", [n]);
+  const loss = g.reduceMean(sampledSoftmaxLoss(g, q, v, g.scalar(1 / tau), key, lq), [0]);
+  g.output(loss, "loss");
+  const grads = backprop(g, loss, [q, v]);
+  g.output(grads.get("q")!, "dq");
+  g.output(grads.get("v")!, "dv");
+  const session = await ort.InferenceSession.create(Buffer.from(emitModel(g, { producerVersion: "test" }).model));
+  const rnd = (i: number) => Math.sin(i * 12.9898) * 1.3;
+  const Q = Float32Array.from({ length: n * dim }, (_, i) => rnd(i + 1));
+  const V = Float32Array.from({ length: n * dim }, (_, i) => rnd(i + 100));
+  const out = await session.run({
+    q: new ort.Tensor("float32", Q, [n, dim]), v: new ort.Tensor("float32", V, [n, dim]),
+    key: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [n]), logq: new ort.Tensor("float32", Float32Array.from(logQ), [n]),
+  });
+  const ref = (a: Float32Array, b: Float32Array) => referenceLoss(a, b, n, dim, tau, keys, logQ);
+  assert.ok(Math.abs((out.loss.data as Float32Array)[0] - ref(Q, V)) < 1e-4, `${(out.loss.data as Float32Array)[0]} vs ${ref(Q, V)}`);
+  const h = 1e-3;
+  for (const [name, x, grad] of [["q", Q, out.dq.data], ["v", V, out.dv.data]] as const) {
+    for (let i = 0; i < x.length; i++) {
+      const plus = Float64Array.from(x);
+      const minus = Float64Array.from(x);
+      plus[i] += h;
+      minus[i] -= h;
+      const args = (t: Float64Array) => (name === "q" ? ref(Float32Array.from(t), V) : ref(Q, Float32Array.from(t)));
+      const fd = (args(plus) - args(minus)) / (2 * h);
+      assert.ok(Math.abs(fd - (grad as Float32Array)[i]) < 2e-3 * Math.max(1, Math.abs(fd)), `d${name}[${i}]: graph ${(grad as Float32Array)[i]}, finite differences ${fd}`);
+    }
+  }
+});
+
+test("query and item models equal the plain-TS reference tower, normalised", async () => {
+  const r = compiled();
+  const data = syntheticData(fieldsSpec(r));
+  const { files, manifest } = compileRetrievalInference(r, { data });
+  const rows = randomRows(fieldsSpec(r), data, 40, 9).map((row): Row => ({ ...row, d: row.d === "undeclared" ? "c" : row.d }));
+  for (const side of SIDES) {
+    const spec = sideSpec(r, side);
+    const g = new Graph(17, false);
+    buildTower(g, side, resolve(spec, { data }), data, { opset: 17 }, r.embedding);
+    const weights: Weights = new Map(g.initializers.map((i) => [i.name, { shape: [...i.shape], data: i.data as Float32Array }]));
+    const session = await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]));
+    const out = (await session.run(encodeBatch(manifest[side], rows.map((values, i) => ({ values, line: i + 2 })), "test"))).embedding.data as Float32Array;
+    rows.forEach((row, i) => {
+      const t = referenceForward(spec, weights, data, row).tower;
+      const norm = Math.sqrt(t.reduce((a, x) => a + x * x, 0));
+      t.forEach((x, k) => assert.ok(Math.abs(out[i * 5 + k] - x / norm) < 1e-4, `${side} row ${i}[${k}]: ${out[i * 5 + k]} vs ${x / norm}`));
+    });
+  }
+});
+
+test("the train step's softmax loss equals the loss computed from the exported towers on the same weights", async () => {
+  const r = compiled();
+  const fields = fieldsSpec(r);
+  const data = syntheticData(fields);
+  const step = compileRetrievalTrainStep(r, { data });
+  const session = await ort.InferenceSession.create(Buffer.from(step.model), { intraOpNumThreads: 1 });
+  const state = initialStepState(fields, step, data);
+  const rows = randomRows(fields, data, 24, 4).map((row): Row => ({ ...row, d: row.d === "undeclared" ? "c" : row.d }));
+  const raw = rows.map((values, i) => ({ values, line: i + 2 }));
+  const keysOf = new Map<string, number>();
+  const keys = rows.map((row) => keysOf.get(String(row.i)) ?? keysOf.set(String(row.i), keysOf.size).get(String(row.i))!);
+  const logQ = rows.map((_, i) => -1 - (i % 5) * 0.3);
+  const extra = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [rows.length]), [ITEM_LOG_Q_INPUT]: new ort.Tensor("float32", Float32Array.from(logQ), [rows.length]) };
+  // Embeddings from the exported models, with the weights the step starts from (checked before it updates them).
+  const { files, manifest } = compileRetrievalInference(r, { data });
+  const embed = async (side: "query" | "item") => (await (await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]))).run(encodeBatch(manifest[side], raw, "test"))).embedding.data as Float32Array;
+  const expected = referenceLoss(await embed("query"), await embed("item"), rows.length, 5, 0.2, keys, logQ);
+  // Router noise is off in this spec, so the step's forward is the exported models' forward.
+  const result = await runTrainStep(session, fields, step, state, { rows: raw, domains: domainIdsOf(fields, rows), extra, lr: 0.01, embeddingLr: 0.01, step: 1, seed: 1, file: "test" });
+  assert.ok(Math.abs(result.terms.softmax - expected) < 1e-4, `step ${result.terms.softmax} vs exported ${expected}`);
+  assert.ok(result.terms.mutual_information !== undefined && result.terms.load_balance !== undefined);
+});
+
+test("the checker keeps the towers apart and the item tower free of the domain", () => {
+  const cross = compileText(specText("", "", "").replace("tower it { per: shared, input: features", "tower it { per: shared, input: g"));
+  assert.ok(cross.diagnostics.some((d) => d.message.includes("'g' is a component of the query tower")), JSON.stringify(cross.diagnostics.map((d) => d.message)));
+  const domainInItem = compileText(specText("", "gate ig { per: domain, pools: [ip] }\n experts ip { scope: shared, count: 2, layers: [4] }").replace("input: features, layers: [6] }\n    gate", "input: ig, layers: [6] }\n    gate"));
+  assert.ok(domainInItem.diagnostics.some((d) => d.message.includes("is per domain, in the item tower")), JSON.stringify(domainInItem.diagnostics.map((d) => d.message)));
+  const sameName = compileText(specText().replace("categorical item { column", "categorical user { column"));
+  assert.ok(sameName.diagnostics.some((d) => d.message.includes("'user' is already a name in the query tower")));
+  const topLevel = compileText(specText("", "", "features { numeric x { column: \"x\" } }"));
+  assert.ok(topLevel.diagnostics.some((d) => d.message.includes("belongs to a tower, not to the model")));
+  const metric = compileText(specText("", "", "train { early_stopping { metric: auc } }"));
+  assert.ok(metric.diagnostics.some((d) => d.message.includes("'auc' is a ranking metric")));
+  assert.ok(codes(compileText(specText().replace("id: \"i\"", ""))).length > 0, "an item tower without `id` is refused");
+  for (const c of [cross, domainInItem, sameName, topLevel, metric]) for (const d of c.diagnostics) assert.ok(d.span, `${d.message} has a position`);
+});
+
+test("bad retrieval data gets the same positioned errors as ranking", async () => {
+  const r = compiled(specText().replace("unknown: fallback, fallback: c", "unknown: error"));
+  const { manifest } = compileRetrievalInference(r, { data: syntheticData(fieldsSpec(r)) });
+  const dir = mkdtempSync(join(tmpdir(), "mdr-retrieval-"));
+  writeFileSync(join(dir, "items.csv"), "i\ni1\ni2\n");
+  await assert.rejects(readItemCatalog(join(dir, "items.csv"), manifest.item, "i"), /items\.csv.*missing column 't'/);
+  writeFileSync(join(dir, "queries.csv"), "u,age,d\nu1,3,a\nu2,4,zz\n");
+  await assert.rejects(readQueryRows(join(dir, "queries.csv"), manifest.query), /queries\.csv:3:\d+.*domain value 'zz' is not one of a, b, c/);
+});
