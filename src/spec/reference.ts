@@ -1,4 +1,4 @@
-import { specSchema } from "./schema.js";
+import { retrievalSchema, specSchema } from "./schema.js";
 
 interface PropSchema {
   type?: string;
@@ -18,8 +18,8 @@ interface ObjectSchema {
 }
 
 /** How each section is written in .mdr text, and where its schema lives. */
-const sections: [title: string, syntax: string, pointer: string[]][] = [
-  ["Model properties", "`label: \"column\"` directly inside `model <name> { … }`", []],
+const sections: [title: string, syntax: string, pointer: string[], schema?: "retrieval"][] = [
+  ["Model properties", "`label: \"column\"` and `task: …` directly inside `model <name> { … }`", []],
   ["domain", "`domain <name> { … }` (exactly one)", ["properties", "domain"]],
   ["features", "`features { <kind> <name> { … } … }` with kind categorical, multi_categorical or numeric", ["properties", "features", "items"]],
   ["experts", "`experts <name> { … }` (any number)", ["properties", "experts", "items"]],
@@ -29,13 +29,16 @@ const sections: [title: string, syntax: string, pointer: string[]][] = [
   ["loss", "`loss { … }`", ["properties", "loss"]],
   ["train", "`train { … }`; `early_stopping { metric: …, patience: … }` nests inside", ["properties", "train"]],
   ["train.early_stopping", "`early_stopping { … }` inside `train`", ["properties", "train", "properties", "early_stopping"]],
+  ["query and item (retrieval)", "`query { … }` and `item { … }` in a `task: retrieval` model (which has no `label`): each holds `features`, `experts`, `gate`, `star` and `tower` as above (the tower's last layer is the embedding); `item` also takes", ["properties", "item"], "retrieval"],
+  ["embedding (retrieval)", "`embedding { … }` in a retrieval model", ["properties", "embedding"], "retrieval"],
+  ["loss (retrieval)", "`loss { … }` in a retrieval model (instead of the ranking `loss`)", ["properties", "loss"], "retrieval"],
 ];
 
 /** The property tables of grammar/README.md, generated from the schema so the docs cannot drift. */
 export function referenceMarkdown(): string {
   const out: string[] = [];
-  for (const [title, syntax, pointer] of sections) {
-    let node = specSchema as unknown as Record<string, unknown>;
+  for (const [title, syntax, pointer, which] of sections) {
+    let node = (which === "retrieval" ? retrievalSchema : specSchema) as unknown as Record<string, unknown>;
     for (const key of pointer) node = node[key] as Record<string, unknown>;
     const schema = node as unknown as ObjectSchema;
     out.push(`### ${title}`, "", syntax, "");
@@ -45,9 +48,9 @@ export function referenceMarkdown(): string {
       }
     } else {
       const props = pointer.length === 0
-        ? { properties: { label: schema.properties.label }, required: [] }
+        ? { properties: { label: schema.properties.label, task: schema.properties.task }, required: [] }
         : schema;
-      out.push(...table(props as ObjectSchema, ["name", "early_stopping"]), "");
+      out.push(...table(props as ObjectSchema, ["name", "early_stopping", "features", "experts", "gates", "stars", "towers"]), "");
     }
   }
   return out.join("\n");
