@@ -134,8 +134,8 @@ function lossTerms(g: Graph, r: RetrievalSpec, towers: Record<Side, TowerGraph>)
   const domain = towers.query.features.domain;
   const D = r.domain.values.length;
   g.scope("loss", () => {
-    const key = g.input(ITEM_KEY_INPUT, "int64", ["N"], "item key of each row: equal keys are the same item");
-    const logQ = r.loss.logq ? g.input(ITEM_LOG_Q_INPUT, "float32", ["N"], "log of each row's item sampling probability, estimated while streaming") : undefined;
+    const key = g.input(ITEM_KEY_INPUT, "int64", ["M"], "item key of each item row (the batch's, then the extra negatives): equal keys are the same item");
+    const logQ = r.loss.logq ? g.input(ITEM_LOG_Q_INPUT, "float32", ["M"], "log of each item row's sampling probability, estimated while streaming") : undefined;
     const scale = r.embedding.learn_temperature
       ? g.exp(g.atRoot(() => g.paramNamed(g.fresh(LOG_SCALE_PARAM), { dtype: "float32", shape: [], data: Float32Array.of(Math.log(1 / r.embedding.temperature)) })))
       : g.scalar(1 / r.embedding.temperature);

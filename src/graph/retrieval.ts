@@ -40,18 +40,21 @@ function l2Normalize(g: Graph, x: Tensor): Tensor {
 }
 
 /**
- * In-batch sampled softmax per query row [N]: every other item of the batch is a negative. Scores are
+ * In-batch sampled softmax per query row [N]: every other item of the batch, and every extra negative, is a negative. Scores are
  * q·v × scale; with logQ correction each column subtracts log Q(item) (Yi et al., RecSys 2019), so items
  * that are in many batches are not punished for being there. Another row's copy of a row's own positive
  * item is not a negative: it is masked out. The loss is −log softmax(row)[own item]; Softmax is stable
  * at any score range.
  */
 export function sampledSoftmaxLoss(g: Graph, q: Tensor, v: Tensor, scale: Tensor, itemKey: Tensor, logQ?: Tensor): Tensor {
-  let scores = g.mul(g.matmul(q, g.transpose(v, [1, 0])), scale); // [N, N]
+  // Columns: the N rows' own items, then any extra negatives (M ≥ N columns in all).
+  let scores = g.mul(g.matmul(q, g.transpose(v, [1, 0])), scale); // [N, M]
   if (logQ) scores = g.sub(scores, g.unsqueeze(logQ, [0]));
-  const position = g.sub(g.cumSum(g.filled(g.shapeOf(itemKey), 1, "int64", [...itemKey.shape]), 0), g.ints([1], [])); // 0..N-1
-  const diagonal = g.equal(g.unsqueeze(position, [1]), g.unsqueeze(position, [0]));
-  const sameItem = g.equal(g.unsqueeze(itemKey, [1]), g.unsqueeze(itemKey, [0]));
+  const positions = (t: Tensor, shape: Tensor) => g.sub(g.cumSum(g.filled(shape, 1, "int64", [t.shape[0]]), 0), g.ints([1], []));
+  const row = positions(q, g.gather(g.shapeOf(q), g.ints([0]))); // 0..N-1
+  const column = positions(itemKey, g.shapeOf(itemKey)); // 0..M-1
+  const diagonal = g.equal(g.unsqueeze(row, [1]), g.unsqueeze(column, [0]));
+  const sameItem = g.equal(g.unsqueeze(g.gather(itemKey, row), [1]), g.unsqueeze(itemKey, [0]));
   const masked = g.where(g.and(sameItem, g.not(diagonal)), g.scalar(-1e4), scores);
   const own = g.reduceSum(g.mul(g.softmax(masked, 1), g.cast(diagonal, "float32")), [1]);
   return g.neg(g.log(g.max(own, g.scalar(1e-30))));

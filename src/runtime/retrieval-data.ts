@@ -13,6 +13,13 @@ export class ItemFrequencies {
   private total = 0;
   private readonly keys = new Map<string, number>();
 
+  /** An item's key without counting it (for sampled negatives). */
+  keyOf(id: string): number {
+    let k = this.keys.get(id);
+    if (k === undefined) this.keys.set(id, (k = this.keys.size));
+    return k;
+  }
+
   /** Counts a batch's items; returns each row's item key (equal ids, equal keys) and log Q. */
   observe(ids: string[]): { keys: BigInt64Array; logQ: Float32Array } {
     for (const id of ids) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
@@ -20,9 +27,7 @@ export class ItemFrequencies {
     const keys = new BigInt64Array(ids.length);
     const logQ = new Float32Array(ids.length);
     ids.forEach((id, i) => {
-      let k = this.keys.get(id);
-      if (k === undefined) this.keys.set(id, (k = this.keys.size));
-      keys[i] = BigInt(k);
+      keys[i] = BigInt(this.keyOf(id));
       logQ[i] = Math.log(this.counts.get(id)! / this.total);
     });
     return { keys, logQ };

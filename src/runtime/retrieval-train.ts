@@ -4,8 +4,12 @@ import ort from "onnxruntime-node";
 import { compileRetrievalInference, compileRetrievalTrainStep, ITEM_KEY_INPUT, ITEM_LOG_Q_INPUT, SIDE_FILES, type RetrievalManifest } from "../compiler/retrieval.js";
 import { UserError } from "../diagnostics/errors.js";
 import type { ModelData } from "../plan/model-data.js";
-import { fieldsSpec } from "../spec/retrieval.js";
-import type { RetrievalMetric, RetrievalSpec, Spec } from "../spec/types.js";
+import type { TrainStepSignature } from "../compiler/train-step.js";
+import { DOMAIN_ID_INPUT } from "../graph/names.js";
+import { fieldsSpec, sideSpec } from "../spec/retrieval.js";
+import type { RetrievalMetric, RetrievalSpec, Side, Spec } from "../spec/types.js";
+import type { EmbeddingStore } from "./embedding-store.js";
+import { encodeTrainBatch, mulberry32, type TrainBatch } from "./train-batch.js";
 import type { RawRow } from "./cells.js";
 import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { summarizeTrainingData } from "./data-stats.js";
@@ -87,6 +91,8 @@ async function collectItems(r: RetrievalSpec, files: string[]): Promise<Catalogu
 class RetrievalLoop {
   private readonly fields: Spec;
   private readonly frequencies = new ItemFrequencies();
+  /** Every item met in training so far (its first row): what extra negatives are drawn from. */
+  private readonly seen = new Map<string, RawRow>();
   private readonly history: RetrievalRecord[] = [];
   private rowsSeen = 0;
   private readonly started = performance.now();
@@ -140,13 +146,19 @@ class RetrievalLoop {
     const termSums: Record<string, number> = {};
     const run = async () => {
       const ids = batch.map((row) => itemIdOf(row, this.r.item.id, this.o.train));
+      for (let i = 0; i < batch.length; i++) if (!this.seen.has(ids[i])) this.seen.set(ids[i], batch[i]);
       const { keys, logQ } = this.frequencies.observe(ids);
-      const extra: Record<string, ort.Tensor> = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", keys, [keys.length]) };
-      if (this.r.loss.logq) extra[ITEM_LOG_Q_INPUT] = new ort.Tensor("float32", logQ, [logQ.length]);
+      const negatives = this.sampleNegatives(state.step);
+      const allKeys = BigInt64Array.from([...keys, ...negatives.map(([id]) => BigInt(this.frequencies.keyOf(id)))]);
+      const allLogQ = Float32Array.from([...logQ, ...negatives.map(() => -Math.log(this.seen.size))]);
+      const extra: Record<string, ort.Tensor> = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", allKeys, [allKeys.length]) };
+      if (this.r.loss.logq) extra[ITEM_LOG_Q_INPUT] = new ort.Tensor("float32", allLogQ, [allLogQ.length]);
+      const seed = (t.seed * 7919 + state.step + 1) % 16_000_000;
+      const encoded = encodeTowers(this.r, step.signature, state.store, batch, negatives.map(([, row]) => row), this.o.train, seed);
       state.step++;
       const out = await runTrainStep(session, this.fields, step, state, {
-        rows: batch, domains: batch.map((row) => row.domain), extra, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step,
-        seed: (t.seed * 7919 + state.step) % 16_000_000, file: this.o.train,
+        rows: batch, domains: batch.map((row) => row.domain), extra, encoded, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step,
+        seed, file: this.o.train,
       });
       rowsDone += batch.length;
       this.rowsSeen += batch.length;
@@ -165,6 +177,15 @@ class RetrievalLoop {
     // In-batch negatives need company: a last batch of one row would have none.
     if (batch.length > 1) await run();
     return { mean: lossSum / Math.max(rowsDone, 1), terms: Object.fromEntries(Object.entries(termSums).map(([k, v]) => [k, v / Math.max(rowsDone, 1)])) };
+  }
+
+  /** `loss.negatives` items drawn uniformly (with replacement) from those seen so far; seeded per step. */
+  private sampleNegatives(step: number): [string, RawRow][] {
+    const n = this.r.loss.negatives;
+    if (n === 0) return [];
+    const items = [...this.seen];
+    const random = mulberry32(this.r.train.seed * 104_729 + step);
+    return Array.from({ length: n }, () => items[Math.floor(random() * items.length)]);
   }
 
   private async evaluate(state: TrainerState, trainLoss: number, terms: Record<string, number>): Promise<RetrievalRecord | undefined> {
@@ -187,4 +208,21 @@ class RetrievalLoop {
 
 function recallOf(r: RetrievalEvaluation, metric: RetrievalMetric): number {
   return r.exact.overall.recall[`@${metric.replace("recall_at_", "")}`];
+}
+
+/**
+ * A retrieval batch as step feeds: the query tower's inputs from the batch rows, the item tower's from the
+ * batch rows followed by the extra negatives (tables belong to one tower, so each is gathered once).
+ */
+export function encodeTowers(r: RetrievalSpec, sig: TrainStepSignature, store: EmbeddingStore, rows: LabelledRow[], negatives: RawRow[], file: string, seed: number): TrainBatch {
+  const part = (side: Side, sideRows: RawRow[], domains: number[]) => {
+    const spec = sideSpec(r, side);
+    const names = new Set(spec.features.map((f) => f.name));
+    const subset = { ...sig, lookups: sig.lookups.filter((l) => names.has(l.feature)), tables: sig.tables.filter((x) => names.has(x.name)) };
+    return encodeTrainBatch(spec, subset, store, sideRows, domains, file, seed);
+  };
+  const query = part("query", rows, rows.map((x) => x.domain));
+  const item = part("item", [...rows, ...negatives], new Array(rows.length + negatives.length).fill(0));
+  delete item.feeds[DOMAIN_ID_INPUT];
+  return { feeds: { ...item.feeds, ...query.feeds }, touched: new Map([...query.touched, ...item.touched]) };
 }

@@ -5,7 +5,7 @@ import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";
-import { encodeTrainBatch, scatterRows } from "./train-batch.js";
+import { encodeTrainBatch, scatterRows, type TrainBatch } from "./train-batch.js";
 import { lossTermOutput, SEED_INPUT, slotName, updated } from "../graph/names.js";
 
 /** Training diverged: the step's loss is NaN or infinite. The parameters are left as they were before it. */
@@ -44,6 +44,8 @@ export interface StepInputs {
   labels?: Float32Array;
   /** Further inputs of the step graph, by name. */
   extra?: Record<string, ort.Tensor>;
+  /** The batch already encoded (a retrieval step encodes its towers' rows separately); else `rows` are. */
+  encoded?: TrainBatch;
   lr: number;
   embeddingLr: number;
   /** 1-based step number (Adam's bias correction). */
@@ -60,7 +62,7 @@ export interface StepInputs {
  */
 export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; terms: Record<string, number>; ortMs: number }> {
   const sig = step.signature;
-  const enc = encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file, b.seed);
+  const enc = b.encoded ?? encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file, b.seed);
   const feeds = enc.feeds;
   const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
   if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);

@@ -94,7 +94,7 @@ function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim:
 }
 
 /** A small seeded generator: the same step of the same run drops the same values (exact resume). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

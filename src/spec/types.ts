@@ -162,6 +162,8 @@ export interface EmbeddingSpec {
 export interface RetrievalLossSpec {
   softmax: number;
   logq: boolean;
+  /** Extra uniformly sampled negatives per batch. */
+  negatives: number;
   mutual_information: number;
   load_balance: number;
   l2_embedding: number;

@@ -13,6 +13,7 @@ import { resolve } from "../../src/plan/resolve.js";
 import { encodeBatch } from "../../src/runtime/batch.js";
 import { initialStepState, runTrainStep } from "../../src/runtime/step-runner.js";
 import { readItemCatalog, readQueryRows } from "../../src/runtime/retrieval-data.js";
+import { encodeTowers } from "../../src/runtime/retrieval-train.js";
 import { fieldsSpec, sideSpec } from "../../src/spec/retrieval.js";
 import { SIDES, type RetrievalSpec } from "../../src/spec/types.js";
 import { syntheticData, randomRows } from "../helpers/models.js";
@@ -55,12 +56,15 @@ function compiled(text = specText()): RetrievalSpec {
   return c.retrieval!.spec;
 }
 
-/** The loss by hand: scores q·v / τ − log Q(column), other rows' copies of a row's item masked, −log softmax at the row's own column. */
+/**
+ * The loss by hand: scores q·v / τ − log Q(column) over the batch's items and any extra negatives (the
+ * columns past n), other columns holding a row's own item masked, −log softmax at the row's own column.
+ */
 function referenceLoss(q: Float32Array, v: Float32Array, n: number, dim: number, tau: number, keys: number[], logQ: number[]): number {
   let total = 0;
   for (let i = 0; i < n; i++) {
     const s: number[] = [];
-    for (let j = 0; j < n; j++) {
+    for (let j = 0; j < keys.length; j++) {
       let dot = 0;
       for (let k = 0; k < dim; k++) dot += q[i * dim + k] * v[j * dim + k];
       s.push(j !== i && keys[j] === keys[i] ? -Infinity : dot / tau - logQ[j]);
@@ -72,17 +76,18 @@ function referenceLoss(q: Float32Array, v: Float32Array, n: number, dim: number,
   return total / n;
 }
 
-test("sampled softmax with logQ: forward equals a hand computation and gradients equal finite differences", async () => {
+test("sampled softmax with logQ and extra negatives: forward equals a hand computation and gradients equal finite differences", async () => {
   const n = 6;
+  const m = 9; // three extra negatives, one of them row 2's own item
   const dim = 3;
   const tau = 0.5;
-  const keys = [0, 1, 2, 1, 3, 0]; // rows 1 and 3 share an item, as do 0 and 5
-  const logQ = [-1.2, -0.7, -2.3, -0.7, -1.9, -1.2];
+  const keys = [0, 1, 2, 1, 3, 0, 7, 2, 8]; // rows 1 and 3 share an item, as do 0 and 5
+  const logQ = [-1.2, -0.7, -2.3, -0.7, -1.9, -1.2, -3, -3, -3];
   const g = new Graph(17, true);
-  const q = g.input("q", "float32", [n, dim]);
-  const v = g.input("v", "float32", [n, dim]);
-  const key = g.input("key", "int64", [n]);
-  const lq = g.input("logq", "float32", [n]);
+  const q = g.input("q", "float32", ["N", dim]);
+  const v = g.input("v", "float32", ["M", dim]);
+  const key = g.input("key", "int64", ["M"]);
+  const lq = g.input("logq", "float32", ["M"]);
   const loss = g.reduceMean(sampledSoftmaxLoss(g, q, v, g.scalar(1 / tau), key, lq), [0]);
   g.output(loss, "loss");
   const grads = backprop(g, loss, [q, v]);
@@ -91,10 +96,10 @@ test("sampled softmax with logQ: forward equals a hand computation and gradients
   const session = await ort.InferenceSession.create(Buffer.from(emitModel(g, { producerVersion: "test" }).model));
   const rnd = (i: number) => Math.sin(i * 12.9898) * 1.3;
   const Q = Float32Array.from({ length: n * dim }, (_, i) => rnd(i + 1));
-  const V = Float32Array.from({ length: n * dim }, (_, i) => rnd(i + 100));
+  const V = Float32Array.from({ length: m * dim }, (_, i) => rnd(i + 100));
   const out = await session.run({
-    q: new ort.Tensor("float32", Q, [n, dim]), v: new ort.Tensor("float32", V, [n, dim]),
-    key: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [n]), logq: new ort.Tensor("float32", Float32Array.from(logQ), [n]),
+    q: new ort.Tensor("float32", Q, [n, dim]), v: new ort.Tensor("float32", V, [m, dim]),
+    key: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [m]), logq: new ort.Tensor("float32", Float32Array.from(logQ), [m]),
   });
   const ref = (a: Float32Array, b: Float32Array) => referenceLoss(a, b, n, dim, tau, keys, logQ);
   assert.ok(Math.abs((out.loss.data as Float32Array)[0] - ref(Q, V)) < 1e-4, `${(out.loss.data as Float32Array)[0]} vs ${ref(Q, V)}`);
@@ -132,7 +137,7 @@ test("query and item models equal the plain-TS reference tower, normalised", asy
   }
 });
 
-test("the train step's softmax loss equals the loss computed from the exported towers on the same weights", async () => {
+test("the train step's softmax loss (with extra negatives) equals the loss computed from the exported towers on the same weights", async () => {
   const r = compiled();
   const fields = fieldsSpec(r);
   const data = syntheticData(fields);
@@ -140,17 +145,19 @@ test("the train step's softmax loss equals the loss computed from the exported t
   const session = await ort.InferenceSession.create(Buffer.from(step.model), { intraOpNumThreads: 1 });
   const state = initialStepState(fields, step, data);
   const rows = randomRows(fields, data, 24, 4).map((row): Row => ({ ...row, d: row.d === "undeclared" ? "c" : row.d }));
-  const raw = rows.map((values, i) => ({ values, line: i + 2 }));
+  const raw = rows.map((values, i) => ({ values, line: i + 2, domain: domainIdsOf(fields, [values])[0], label: 1 }));
+  const negatives = randomRows(fields, data, 5, 8).map((values, i) => ({ values, line: i + 100 }));
   const keysOf = new Map<string, number>();
-  const keys = rows.map((row) => keysOf.get(String(row.i)) ?? keysOf.set(String(row.i), keysOf.size).get(String(row.i))!);
-  const logQ = rows.map((_, i) => -1 - (i % 5) * 0.3);
-  const extra = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [rows.length]), [ITEM_LOG_Q_INPUT]: new ort.Tensor("float32", Float32Array.from(logQ), [rows.length]) };
+  const keys = [...rows, ...negatives.map((n) => n.values)].map((row) => keysOf.get(String(row.i)) ?? keysOf.set(String(row.i), keysOf.size).get(String(row.i))!);
+  const logQ = keys.map((_, i) => -1 - (i % 5) * 0.3);
+  const extra = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [keys.length]), [ITEM_LOG_Q_INPUT]: new ort.Tensor("float32", Float32Array.from(logQ), [keys.length]) };
   // Embeddings from the exported models, with the weights the step starts from (checked before it updates them).
   const { files, manifest } = compileRetrievalInference(r, { data });
-  const embed = async (side: "query" | "item") => (await (await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]))).run(encodeBatch(manifest[side], raw, "test"))).embedding.data as Float32Array;
-  const expected = referenceLoss(await embed("query"), await embed("item"), rows.length, 5, 0.2, keys, logQ);
+  const embed = async (side: "query" | "item", of: typeof negatives) => (await (await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]))).run(encodeBatch(manifest[side], of, "test"))).embedding.data as Float32Array;
+  const expected = referenceLoss(await embed("query", raw), await embed("item", [...raw, ...negatives]), rows.length, 5, 0.2, keys, logQ);
   // Router noise is off in this spec, so the step's forward is the exported models' forward.
-  const result = await runTrainStep(session, fields, step, state, { rows: raw, domains: domainIdsOf(fields, rows), extra, lr: 0.01, embeddingLr: 0.01, step: 1, seed: 1, file: "test" });
+  const encoded = encodeTowers(r, step.signature, state.store, raw, negatives, "test", 1);
+  const result = await runTrainStep(session, fields, step, state, { rows: raw, domains: domainIdsOf(fields, rows), extra, encoded, lr: 0.01, embeddingLr: 0.01, step: 1, seed: 1, file: "test" });
   assert.ok(Math.abs(result.terms.softmax - expected) < 1e-4, `step ${result.terms.softmax} vs exported ${expected}`);
   assert.ok(result.terms.mutual_information !== undefined && result.terms.load_balance !== undefined);
 });

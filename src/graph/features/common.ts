@@ -33,13 +33,15 @@ export class PipelineState {
   readonly tableRows: Record<string, number> = {};
   private readonly byName: Map<string, FeatureSpec>;
 
-  constructor(readonly g: Graph, readonly spec: Spec, readonly data: ModelData, readonly seed: number) {
+  /** `batchDim` names the row dimension of this pipeline's inputs (a retrieval step's item tower runs on more rows than its query tower). */
+  constructor(readonly g: Graph, readonly spec: Spec, readonly data: ModelData, readonly seed: number, readonly batchDim = "N") {
     this.byName = new Map(spec.features.map((f) => [f.name, f]));
   }
 
   input = (info: InputColumn): Tensor => {
     const hit = this.inputs.get(info.column);
     if (hit) return hit.tensor;
+    if (this.batchDim !== "N") info = { ...info, shape: info.shape.map((d) => (d === "N" ? this.batchDim : d)) };
     const tensor = this.g.input(info.column, info.dtype, info.shape, info.role);
     this.inputs.set(info.column, { tensor, info });
     return tensor;

@@ -12,7 +12,8 @@ import { tableSize } from "../../plan/resolve.js";
  * ids; numerics come in raw and are normalised exactly as at serving.
  */
 export function buildTrainingFeatures(g: Graph, spec: Spec, data: ModelData, seed: number, withDomain = true): FeatureGraph {
-  const s = new PipelineState(g, spec, data, seed);
+  // Without a domain this is a retrieval item tower, whose batch also holds the extra negatives.
+  const s = new PipelineState(g, spec, data, seed, withDomain ? "N" : "M");
   const { input } = s;
   /** The batch rows of a table: the table itself stays on the host. */
   const rows = (owner: ReturnType<PipelineState["ownerOf"]>): Tensor => {
