@@ -115,6 +115,13 @@ function finishRetrieval(file: SourceFile, r: RetrievalSpec, explicit: Record<st
     if (side === "query" && view.loss.router !== undefined) r.loss.router = view.loss.router;
   }
   if (getPath(explicit, "/train/early_stopping/metric") === undefined) r.train.early_stopping.metric = "recall_at_100";
+  // The item tower has no domain: what defaults to per-domain elsewhere defaults to shared there.
+  const unset = (path: string) => getPath(explicit, `/item${path}`) === undefined;
+  r.item.towers.forEach((t, i) => unset(`/towers/${i}/per`) && (t.per = "shared"));
+  r.item.gates.forEach((g, i) => {
+    if (unset(`/gates/${i}/per`)) g.per = "all";
+    if (unset(`/gates/${i}/inputs`)) g.inputs = g.inputs.filter((x) => x !== "domain");
+  });
   diagnostics.push(...checkRetrievalSpec(r, explicit, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
   for (const side of SIDES) pruneInapplicable(sideSpec(r, side));
