@@ -55,9 +55,10 @@ export function searchIndex(index: InstanceType<typeof usearch.Index>, queries: 
   for (let i = 0; i < n; i += chunk) {
     const rows = Math.min(chunk, n - i);
     const part = queries.subarray(i * dim, (i + rows) * dim);
-    const matches = index.search(Array.from({ length: rows }, (_, r) => part.subarray(r * dim, (r + 1) * dim)), kk, threads) as unknown as { keys: BigUint64Array; distances: Float32Array; counts: BigUint64Array };
+    const matches = index.search(Array.from({ length: rows }, (_, r) => part.subarray(r * dim, (r + 1) * dim)), kk, threads) as unknown as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
     for (let r = 0; r < rows; r++) {
-      const found = Number(matches.counts[r]);
+      // One query comes back as single Matches, without counts.
+      const found = matches.counts ? Number(matches.counts[r]) : matches.keys.length;
       for (let j = 0; j < found; j++) {
         out.ids[(i + r) * kk + j] = Number(matches.keys[r * kk + j]);
         out.scores[(i + r) * kk + j] = 1 - matches.distances[r * kk + j];

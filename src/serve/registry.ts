@@ -1,7 +1,12 @@
 import ort from "onnxruntime-node";
 import type { Manifest } from "../compiler/inference.js";
 import { UserError } from "../diagnostics/errors.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RetrievalManifest } from "../compiler/retrieval.js";
 import { loadModelFiles } from "../runtime/model-files.js";
+import { loadRetrievalFolder } from "../runtime/retrieval-folder.js";
+import { readIndexFolder, type ItemIndex } from "../runtime/retrieval-index.js";
 import { createSession, type ExecutionProvider } from "../runtime/session.js";
 import { MicroBatcher, type BatcherOptions, type Outputs } from "./batcher.js";
 
@@ -15,6 +20,8 @@ export interface ModelVersion {
   batcher: MicroBatcher;
   loadedAt: Date;
   loadSeconds: number;
+  /** A retrieval model: `manifest` is its query tower's (plus the index's outputs), answered from `index`. */
+  retrieval?: { manifest: RetrievalManifest; index: ItemIndex };
 }
 
 export interface RegistryOptions {
@@ -57,7 +64,7 @@ export class ModelRegistry {
 
   private async loadVersion(name: string, entry: { dir: string; current?: ModelVersion }): Promise<ModelVersion> {
     const t0 = performance.now();
-    const { modelPath, manifest } = loadModelFiles(entry.dir);
+    const { modelPath, manifest, retrieval } = await modelFilesOf(entry.dir);
     const session = await createSession(modelPath, { ep: this.options.ep, threads: this.options.threads });
     try {
       await session.run(warmUpFeeds(manifest));
@@ -69,6 +76,7 @@ export class ModelRegistry {
     const batcher = new MicroBatcher(run, { ...this.options.batching, onRun: (rows, requests) => this.options.onRun?.(name, rows, requests) });
     const v: ModelVersion = {
       name, version: (entry.current?.version ?? 0) + 1, dir: entry.dir, manifest, session, batcher, loadedAt: new Date(), loadSeconds: (performance.now() - t0) / 1000,
+      ...(retrieval ? { retrieval } : {}),
     };
     const old = entry.current;
     entry.current = v;
@@ -83,6 +91,39 @@ export class ModelRegistry {
       await e.loading.catch(() => {});
       if (e.current) await retire(e.current);
     }
+  }
+}
+
+/** Top-k answers of a served retrieval model, besides its query embedding. */
+export const RETRIEVAL_OUTPUTS = ["item_ids", "scores"] as const;
+
+/**
+ * A ranking folder's model and manifest; or a retrieval folder's query model, served with the index in
+ * `<folder>/index` (written by `mdr index <folder> --items … -o <folder>/index`).
+ */
+async function modelFilesOf(dir: string): Promise<{ modelPath: string; manifest: Manifest; retrieval?: ModelVersion["retrieval"] }> {
+  if (!isRetrievalManifest(dir)) return loadModelFiles(dir);
+  const m = loadRetrievalFolder(dir);
+  const indexDir = join(dir, "index");
+  if (!existsSync(indexDir)) throw new UserError(`${dir} is a retrieval model without an index; build one with \`mdr index ${dir} --items <file> -o ${indexDir}\``);
+  const index = await readIndexFolder(indexDir, m);
+  const k = ["N", "K"];
+  const manifest: Manifest = {
+    ...m.query,
+    outputs: [
+      ...m.query.outputs,
+      { name: RETRIEVAL_OUTPUTS[0], dtype: "string", shape: k, meaning: `ids (${m.item_id}) of the top K items, best first; K is the request's parameters.top_k (default 100)` },
+      { name: RETRIEVAL_OUTPUTS[1], dtype: "float32", shape: k, meaning: "their scores, query · item" },
+    ],
+  };
+  return { modelPath: join(dir, m.query.files.model), manifest, retrieval: { manifest: m, index } };
+}
+
+function isRetrievalManifest(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { format?: unknown }).format === "mdrc-retrieval/1";
+  } catch {
+    return false;
   }
 }
 

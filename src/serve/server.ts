@@ -8,7 +8,8 @@ import { domainOf } from "../runtime/rows.js";
 import type { ExecutionProvider } from "../runtime/session.js";
 import { ServerMetrics } from "./metrics.js";
 import { datatypeOf, parseInferRequest, parseInstances, RequestError, requestDataError, servedInputs, servedOutputs } from "./protocol.js";
-import { ModelRegistry, type ModelVersion } from "./registry.js";
+import { ModelRegistry, RETRIEVAL_OUTPUTS, type ModelVersion } from "./registry.js";
+import { searchIndex } from "../runtime/retrieval-index.js";
 
 export interface ServeOptions {
   /** Model folders by the name they are served under. */
@@ -149,7 +150,10 @@ function modelRoutes(app: FastifyInstance, modelOf: (p: ModelParams) => ModelVer
       name: v.name, versions: [String(v.version)], platform: "onnxruntime_onnx",
       inputs: servedInputs(m).map(({ name, datatype, shape }) => ({ name, datatype, shape })),
       outputs: servedOutputs(m),
-      parameters: { mdrc_version: m.mdrc_version, spec_sha256: m.spec_sha256, label: m.label, domain: m.domain, loaded_at: v.loadedAt.toISOString() },
+      parameters: {
+        mdrc_version: m.mdrc_version, spec_sha256: m.spec_sha256, label: m.label, domain: m.domain, loaded_at: v.loadedAt.toISOString(),
+        ...(v.retrieval ? { task: "retrieval", item_id: v.retrieval.manifest.item_id, items: v.retrieval.index.ids.length } : {}),
+      },
     };
   };
   app.get("/v2/models/:name", metadata);
@@ -164,12 +168,13 @@ function modelRoutes(app: FastifyInstance, modelOf: (p: ModelParams) => ModelVer
     const v = modelOf(req.params as ModelParams);
     const r = parseInferRequest(req.body, v.manifest, v.name);
     const out = await run(v, r.rows, "row");
+    if (v.retrieval) Object.assign(out, topItems(v, out.embedding, topKOf(req.body)));
     const wanted = r.outputs ?? v.manifest.outputs.map((o) => o.name);
     return {
       model_name: v.name, model_version: String(v.version), ...(r.id !== undefined ? { id: r.id } : {}),
       outputs: wanted.map((name) => {
         const t = out[name];
-        return { name, datatype: datatypeOf(t.type), shape: [...t.dims], data: Array.from(t.data as Float32Array, Number) };
+        return { name, datatype: datatypeOf(t.type), shape: [...t.dims], data: t.type === "string" ? [...(t.data as string[])] : Array.from(t.data as Float32Array, Number) };
       }),
     };
   };
@@ -181,8 +186,36 @@ function modelRoutes(app: FastifyInstance, modelOf: (p: ModelParams) => ModelVer
     if (!call.endsWith(":predict")) throw new RequestError(404, `no endpoint POST ${req.url.split("?")[0]}; rows go to /v1/models/<name>:predict`, "not_found");
     const v = modelOf({ name: call.slice(0, -":predict".length) });
     const out = await run(v, parseInstances(req.body), "instance");
+    if (v.retrieval) {
+      const top = topItems(v, out.embedding, topKOf(req.body));
+      const k = top.item_ids.dims[1];
+      const ids = top.item_ids.data as string[];
+      const scores = top.scores.data as Float32Array;
+      const predictions = Array.from({ length: ids.length / Math.max(k, 1) }, (_, i) => ({ item_ids: ids.slice(i * k, (i + 1) * k), scores: Array.from(scores.subarray(i * k, (i + 1) * k), Number) }));
+      return { predictions, model_version: String(v.version) };
+    }
     return { predictions: Array.from(out.probability.data as Float32Array, Number), model_version: String(v.version) };
   });
+}
+
+/** `parameters.top_k` of a request: how many items a retrieval model answers per row (default 100). */
+function topKOf(body: unknown): number {
+  const k = (body as { parameters?: { top_k?: unknown } })?.parameters?.top_k;
+  if (k === undefined) return 100;
+  if (typeof k !== "number" || !Number.isSafeInteger(k) || k < 1 || k > 10_000) throw new RequestError(400, `parameters.top_k must be a whole number from 1 to 10000, got ${JSON.stringify(k)}`);
+  return k;
+}
+
+/** The index's top-k items for each row's query embedding. */
+function topItems(v: ModelVersion, embedding: ort.Tensor, k: number): Record<(typeof RETRIEVAL_OUTPUTS)[number], ort.Tensor> {
+  const { index, manifest } = v.retrieval!;
+  const dim = manifest.embedding.dim;
+  const top = searchIndex(index.index, embedding.data as Float32Array, dim, k);
+  const n = embedding.dims[0];
+  return {
+    item_ids: new ort.Tensor("string", Array.from(top.ids, (i) => (i < 0 ? "" : index.ids[i])), [n, top.k]),
+    scores: new ort.Tensor("float32", top.scores, [n, top.k]),
+  };
 }
 
 function repositoryRoutes(app: FastifyInstance, registry: ModelRegistry): void {

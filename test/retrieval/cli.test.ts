@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parquetReadObjects } from "hyparquet";
+import { serve } from "../../src/serve/server.js";
 import { assertNoStack, mdr } from "../helpers/cli.js";
 
 // A learnable retrieval task: in domain d, user u likes items (u·7 + j) mod 20 of the items whose id ≡ d (mod 3).
@@ -57,7 +58,7 @@ model synthetic_retrieval {
 }
 `);
 const run = join(dir, "run");
-const index = join(dir, "index");
+const index = join(run, "index"); // where `mdr serve` looks for a retrieval model's index
 
 test("mdr train, index, retrieve and eval on a retrieval spec", async () => {
   const trained = mdr("train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "--valid", join(dir, "valid.csv"), "-o", run, "--threads", "1");
@@ -90,6 +91,36 @@ test("mdr train, index, retrieve and eval on a retrieval spec", async () => {
   assert.ok(m.exact.overall.recall["@10"] > 0.5, `recall@10 ${m.exact.overall.recall["@10"]}`);
   assert.ok(m.index.recall_vs_exact["@100"] >= 0.95);
   assert.deepEqual(Object.keys(m.exact.domains), ["a", "b", "c"]);
+});
+
+test("mdr serve answers a retrieval model's rows with the index's top items, as mdr retrieve does", async () => {
+  const server = await serve({ models: { syn: run }, port: 0, threads: 1 });
+  try {
+    const post = (path: string, body: unknown) => fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const rows = readFileSync(join(dir, "test.csv"), "utf8").trim().split("\n").slice(1, 4).map((l) => l.split(","));
+    const body = {
+      inputs: [
+        { name: "user", datatype: "BYTES", shape: [3], data: rows.map((r) => r[0]) },
+        { name: "age", datatype: "FP32", shape: [3], data: rows.map((r) => Number(r[4])) },
+        { name: "d", datatype: "BYTES", shape: [3], data: rows.map((r) => r[1]) },
+      ],
+      parameters: { top_k: 5 },
+    };
+    const res = await post("/v2/models/syn/infer", body);
+    assert.equal(res.status, 200, await res.clone().text());
+    const out = (await res.json()) as { outputs: { name: string; shape: number[]; data: (string | number)[] }[] };
+    const ids = out.outputs.find((o) => o.name === "item_ids")!;
+    assert.deepEqual(ids.shape, [3, 5]);
+    assert.deepEqual(out.outputs.find((o) => o.name === "embedding")!.shape, [3, 8]);
+    const top = readFileSync(join(dir, "top.csv"), "utf8").trim().split("\n").slice(1).filter((l) => Number(l.split(",")[0]) <= 4).map((l) => l.split(",")[2]);
+    assert.deepEqual(ids.data, top, "the server's top items are mdr retrieve's for the same rows");
+    const bad = await post("/v2/models/syn/infer", { ...body, parameters: { top_k: 0 } });
+    assert.equal(bad.status, 400);
+    const v1 = await post("/v1/models/syn:predict", { instances: [{ user: rows[0][0], age: Number(rows[0][4]), d: rows[0][1] }], parameters: { top_k: 2 } });
+    assert.deepEqual(((await v1.json()) as { predictions: { item_ids: string[] }[] }).predictions[0].item_ids, top.slice(0, 2));
+  } finally {
+    await server.close();
+  }
 });
 
 test("retrieval commands refuse bad inputs in one line and leave nothing behind", () => {
