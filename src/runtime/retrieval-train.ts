@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { compileRetrievalInference, compileRetrievalTrainStep, ITEM_KEY_INPUT, ITEM_LOG_Q_INPUT, SIDE_FILES, type RetrievalManifest } from "../compiler/retrieval.js";
@@ -13,7 +13,7 @@ import { encodeTrainBatch, mulberry32, type TrainBatch } from "./train-batch.js"
 import type { RawRow } from "./cells.js";
 import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { summarizeTrainingData } from "./data-stats.js";
-import { makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
+import { checkInterrupted, Interrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
 import { evaluateRetrieval, type Catalogue, type RetrievalEvaluation } from "./retrieval-eval.js";
 import { itemIdOf, ItemFrequencies, requireColumns } from "./retrieval-data.js";
@@ -66,7 +66,10 @@ export async function trainRetrieval(options: RetrievalTrainOptions): Promise<Re
     makeFolder(join(options.out, "checkpoints"));
     return await withSignalGuard(() => new RetrievalLoop(options, r, summary.data, summary.rows, catalogue, log).run());
   } catch (e) {
+    // An interrupted run keeps the best model of its finished epochs; otherwise nothing useful is left.
+    if (e instanceof Interrupted && existsSync(join(options.out, "manifest.json"))) throw e;
     removeRun(options.out);
+    if (e instanceof Interrupted) throw new Interrupted(`${e.message}; no epoch had finished, so nothing was kept`);
     if (e instanceof NonFiniteLoss) throw new UserError(`${e.message}. Nothing was saved`, 1);
     throw e;
   } finally {
@@ -173,6 +176,7 @@ class RetrievalLoop {
       if (!labelled) continue;
       batch.push(labelled);
       if (batch.length === t.batch_size) await run();
+      if (interrupted()) throw new Interrupted(`interrupted at step ${state.step} (epoch ${state.epoch + 1})${state.bestEpoch ? `; ${this.o.out} keeps the best model so far (epoch ${state.bestEpoch})` : ""}; retrieval runs cannot resume yet`);
     }
     // In-batch negatives need company: a last batch of one row would have none.
     if (batch.length > 1) await run();
@@ -225,4 +229,13 @@ export function encodeTowers(r: RetrievalSpec, sig: TrainStepSignature, store: E
   const item = part("item", [...rows, ...negatives], new Array(rows.length + negatives.length).fill(0));
   delete item.feeds[DOMAIN_ID_INPUT];
   return { feeds: { ...item.feeds, ...query.feeds }, touched: new Map([...query.touched, ...item.touched]) };
+}
+
+function interrupted(): boolean {
+  try {
+    checkInterrupted();
+    return false;
+  } catch {
+    return true;
+  }
 }
