@@ -186,3 +186,41 @@ test("bad retrieval data gets the same positioned errors as ranking", async () =
   writeFileSync(join(dir, "queries.csv"), "u,age,d\nu1,3,a\nu2,4,zz\n");
   await assert.rejects(readQueryRows(join(dir, "queries.csv"), manifest.query), /queries\.csv:3:\d+.*domain value 'zz' is not one of a, b, c/);
 });
+
+test("retrieval step: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for every parameter tensor and the embedding rows of both towers", async () => {
+  const r = compiled(specText().replace("embedding { dim: 5, temperature: 0.2 }", "embedding { dim: 5, temperature: 0.2, learn_temperature: true }"));
+  const fields = fieldsSpec(r);
+  const data = syntheticData(fields);
+  const step = compileRetrievalTrainStep(r, { data, gradientsOnly: true });
+  const session = await ort.InferenceSession.create(Buffer.from(step.model), { intraOpNumThreads: 1 });
+  const state = initialStepState(fields, step, data);
+  const rows = randomRows(fields, data, 20, 12).map((values, i) => ({ values: { ...values, d: values.d === "undeclared" ? "a" : values.d } as Row, line: i + 2, label: 1, domain: 0 }));
+  rows.forEach((row) => (row.domain = domainIdsOf(fields, [row.values])[0]));
+  const negatives = randomRows(fields, data, 4, 13).map((values, i) => ({ values, line: i + 50 }));
+  const keys = [...rows.map((x) => x.values), ...negatives.map((x) => x.values)].map((v) => BigInt(Number(String(v.i).replace(/\D/g, "") || 99)));
+  const encoded = encodeTowers(r, step.signature, state.store, rows, negatives, "test", 1);
+  const feeds: Record<string, ort.Tensor> = {
+    ...encoded.feeds,
+    [ITEM_KEY_INPUT]: new ort.Tensor("int64", BigInt64Array.from(keys), [keys.length]),
+    [ITEM_LOG_Q_INPUT]: new ort.Tensor("float32", Float32Array.from(keys, (_, i) => -1 - (i % 4) * 0.5), [keys.length]),
+  };
+  for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
+  if (step.signature.seeded) feeds.seed = new ort.Tensor("float32", new Float32Array([3]), []);
+  const run = (name?: string, value?: Float32Array) => session.run(name ? { ...feeds, [name]: new ort.Tensor("float32", value!, feeds[name].dims as number[]) } : feeds);
+  const out = await run();
+  const names = [...state.params.keys(), ...step.signature.tables.map((t) => `rows.${t.name}`)];
+  assert.ok(names.includes("embedding.log_scale"), "the learned temperature is a parameter");
+  assert.ok(names.includes("rows.movie") || names.includes("rows.item"), "item tower rows are trained");
+  const rnd = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const eps = 1e-3;
+  for (const [k, n] of names.entries()) {
+    const x = feeds[n].data as Float32Array;
+    const next = rnd(k + 7);
+    const v = Float32Array.from(x, () => next() * 2 - 1);
+    const grad = out[`${n}::grad`].data as Float32Array;
+    const analytic = v.reduce((a, vi, i) => a + vi * grad[i], 0);
+    const at = async (sign: number) => ((await run(n, Float32Array.from(x, (xi, i) => xi + sign * eps * v[i]))).loss.data as Float32Array)[0];
+    const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
+    assert.ok(Math.abs(numeric - analytic) <= 2e-3 + 5e-2 * Math.abs(analytic), `${n}: finite difference ${numeric} vs ∇L·v ${analytic}`);
+  }
+});
