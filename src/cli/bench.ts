@@ -30,6 +30,7 @@ export function registerBench(program: Command): void {
     .action(async (path: string, o: { train?: boolean; batchSize: number[]; threads: number[]; dispatch?: "sparse" | "dense"; ep: "cpu" | "cuda"; seconds: number; json?: boolean }) => {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
+      if (compiled.retrieval) throw new UsageError(`${path} is a retrieval model; \`mdr bench\` measures ranking models only so far`, 2);
       if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
       const spec = compiled.spec;
       const results: BenchResult[] = [];

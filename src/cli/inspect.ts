@@ -14,16 +14,33 @@ export function registerInspect(program: Command): void {
     .action((path: string, opts: { json?: boolean }) => {
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
-      if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
-      const plan = compiled.plan!;
-      const report = costReport(plan);
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...report, plan: planRows(plan) }), null, 2) + "\n");
+      if (compiled.retrieval) {
+        // Each tower on its own, as the ranking model it is built like (its tower ends in the embedding).
+        const sides = compiled.retrieval.sides;
+        if (opts.json) {
+          const tower = (plan: ModelPlan) => ({ ...costReport(plan), plan: planRows(plan) });
+          process.stdout.write(JSON.stringify(snakeCase({ model: compiled.retrieval.spec.model, query: tower(sides.query.plan), item: tower(sides.item.plan) }), null, 2) + "\n");
+        } else {
+          process.stdout.write(`${textReport(sides.query.plan, "query tower of ")}\n\n${textReport(sides.item.plan, "item tower of ")}\n`);
+        }
         return;
       }
-      const spec = compiled.spec;
-      const lines = [
-        `model ${spec.model}: ${spec.domain.values.length} domains, input width ${report.inputWidth}, ${fmt(report.denseParams)} dense parameters`,
+      if (!compiled.spec) throw new UsageError(`${path} has errors; fix them first`, 1);
+      const plan = compiled.plan!;
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(snakeCase({ model: compiled.spec.model, ...costReport(plan), plan: planRows(plan) }), null, 2) + "\n");
+        return;
+      }
+      process.stdout.write(textReport(plan) + "\n");
+    });
+}
+
+/** The plan and per-domain cost of one model (or one retrieval tower) as text. */
+function textReport(plan: ModelPlan, what = ""): string {
+  const report = costReport(plan);
+  const spec = plan.spec;
+  const lines = [
+        `${what}model ${spec.model}: ${spec.domain.values.length} domains, input width ${report.inputWidth}, ${fmt(report.denseParams)} dense parameters`,
         "",
         "plan (in build order):",
         ...planRows(plan).map((r) => `  ${`${r.kind} ${r.name}`.padEnd(24)} ${r.runs}`),
@@ -38,9 +55,8 @@ export function registerInspect(program: Command): void {
         "",
         "active = what one row of the domain runs (always-on experts, k routed experts in expectation, its gate and tower);",
         "dense = the same model with every gated expert run for every row.",
-      ];
-      process.stdout.write(lines.join("\n") + "\n");
-    });
+  ];
+  return lines.join("\n");
 }
 
 /** What runs how: each component of the plan in build order, then the tower. */

@@ -29,11 +29,13 @@ export function registerValidate(program: Command): void {
       }
       const results = files.map((file) => ({ ...compileSpecFile(file), file }));
       const { errors, warnings } = printDiagnostics(results, opts.format);
-      if (opts.emitJson && results[0].spec) process.stdout.write(JSON.stringify(results[0].spec, null, 2) + "\n");
+      const canonical = results[0].spec ?? results[0].retrieval?.spec;
+      if (opts.emitJson && canonical) process.stdout.write(JSON.stringify(canonical, null, 2) + "\n");
       if (opts.format === "text") {
         // The summary is the command's result: stdout, unless stdout carries the canonical JSON.
         const out = opts.emitJson ? process.stderr : process.stdout;
         for (const r of results) if (r.plan) out.write(`${r.file}: ${sizeLine(r.plan)}\n`);
+        for (const r of results) if (r.retrieval) out.write(`${r.file}: query tower ${sizeLine(r.retrieval.sides.query.plan)}; item tower ${sizeLine(r.retrieval.sides.item.plan)}\n`);
         out.write(`${plural(files.length, "spec")} checked: ${plural(errors, "error")}, ${plural(warnings, "warning")}\n`);
       }
       process.exitCode = errors > 0 || (opts.strict && warnings > 0) ? 1 : 0;

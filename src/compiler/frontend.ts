@@ -130,7 +130,7 @@ function finishRetrieval(file: SourceFile, r: RetrievalSpec, explicit: Record<st
   const canonical = sortKeysDeep(Object.fromEntries(["version", "model", "task", "domain", "query", "item", "embedding", "loss", "train"].map((k) => [k, (r as unknown as Record<string, unknown>)[k]]))) as RetrievalSpec;
   const sides = Object.fromEntries(SIDES.map((side) => {
     const view = sideSpec(canonical, side);
-    return [side, { spec: view, plan: resolve(view) }];
+    return [side, { spec: view, plan: resolve(view, { towerWidth: canonical.embedding.dim }) }];
   })) as CompiledRetrieval["sides"];
   for (const side of SIDES) checkSize(sides[side].plan, (name, path, init, at) => report(name, `/${side}${path}`, init, at));
   return hasErrors(diagnostics) ? { file, diagnostics } : { file, retrieval: { spec: canonical, sides }, diagnostics };

@@ -47,7 +47,7 @@ export function compileRetrievalInference(r: RetrievalSpec, options: CompileOpti
   for (const side of SIDES) {
     const spec = sideSpec(r, side);
     const g = new Graph(options.opset ?? DEFAULT_OPSET, false);
-    const tower = buildTower(g, side, resolve(spec, { dispatch: options.dispatch, data }), data, { opset: g.opset, dispatch: options.dispatch }, r.embedding);
+    const tower = buildTower(g, side, resolve(spec, { dispatch: options.dispatch, data, towerWidth: r.embedding.dim }), data, { opset: g.opset, dispatch: options.dispatch }, r.embedding);
     g.output(tower.embedding, "embedding", `${side} embedding [N, ${r.embedding.dim}]${r.embedding.normalize ? ", unit length" : ""}; score = query · item`);
     const built = packageModel(spec, { graph: g, features: tower.features }, data, options, SIDE_FILES[side]);
     Object.assign(files, built.files);
@@ -79,7 +79,7 @@ export function compileRetrievalTrainStep(r: RetrievalSpec, options: RetrievalSt
   const towers = {} as Record<Side, TowerGraph>;
   for (const side of SIDES) {
     const spec = sideSpec(r, side);
-    towers[side] = buildTower(g, side, resolve(spec, { dispatch: options.dispatch, data }), data, { opset: g.opset, dispatch: options.dispatch, training: true }, r.embedding);
+    towers[side] = buildTower(g, side, resolve(spec, { dispatch: options.dispatch, data, towerWidth: r.embedding.dim }), data, { opset: g.opset, dispatch: options.dispatch, training: true }, r.embedding);
   }
   const terms = lossTerms(g, r, towers);
   const total = terms.reduce<Tensor | undefined>((acc, t) => (acc ? g.add(acc, t.weighted) : t.weighted), undefined)!;

@@ -69,7 +69,7 @@ export function costReport(plan: ModelPlan): CostReport {
     } else denseParams += starParams(c, D);
   }
   const t = plan.tower;
-  denseParams += mlpCost(t.input.width, [...t.spec.layers, 1], t.spec.layer_norm).params * (t.spec.per === "domain" ? D : 1);
+  denseParams += mlpCost(t.input.width, [...t.spec.layers, t.width], t.spec.layer_norm).params * (t.spec.per === "domain" ? D : 1);
 
   const domains = plan.spec.domain.values.map((domain): DomainCost => {
     const seen = new Set<string>();
@@ -114,7 +114,7 @@ export function costReport(plan: ModelPlan): CostReport {
       }
     };
     visit(t.input);
-    const tower = mlpCost(t.input.width, [...t.spec.layers, 1], t.spec.layer_norm);
+    const tower = mlpCost(t.input.width, [...t.spec.layers, t.width], t.spec.layer_norm);
     act.params += tower.params;
     act.macs += tower.macs;
     denseMacs += tower.macs;

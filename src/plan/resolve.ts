@@ -15,6 +15,8 @@ export interface ResolveOptions {
   dispatch?: DispatchMode;
   /** Learned vocabularies, for the rows of their tables. */
   data?: ModelData;
+  /** The tower's output width: 1 (a logit), or a retrieval tower's embedding width. */
+  towerWidth?: number;
 }
 
 /** A checked spec → its model plan. */
@@ -48,7 +50,7 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   const stars = spec.stars.map((s): PlannedStar => ({ kind: "star", name: s.name, spec: s, width: widths.get(s.name)!, input: features, strategy: "all-rows" }));
   stars.forEach((s) => byName.set(s.name, s));
   const t = spec.towers[0];
-  const tower: PlannedTower = { kind: "tower", name: t.name, spec: t, width: 1, input: features, strategy: t.per === "shared" ? "shared" : "all-rows" };
+  const tower: PlannedTower = { kind: "tower", name: t.name, spec: t, width: options.towerWidth ?? 1, input: features, strategy: t.per === "shared" ? "shared" : "all-rows" };
   for (const c of [...pools, ...gates, ...stars, tower]) c.input = ref(c.spec.input);
 
   // Pools some reader runs on every row: their [copies, N, out] result is built once and shared.
@@ -68,7 +70,7 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   const macs = costReport(plan).domains[0]?.activatedMacs ?? 0;
   const strategy = (inWidth: number, layers: number[]): PerDomainStrategy => ((D - 1) * mlpCost(inWidth, layers).macs <= 0.1 * macs ? "all-rows" : "dispatch");
   for (const s of stars) s.strategy = strategy(s.input.width, s.spec.layers);
-  if (tower.strategy !== "shared") tower.strategy = strategy(tower.input.width, [...t.layers, 1]);
+  if (tower.strategy !== "shared") tower.strategy = strategy(tower.input.width, [...t.layers, tower.width]);
   return plan;
 }
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { basename, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import type { Manifest } from "../compiler/inference.js";
 import { compileSpecSource } from "../compiler/frontend.js";
 import { createSourceFile } from "../diagnostics/source.js";
@@ -53,6 +53,7 @@ function recordedSpec(record: RunRecord, runFile: string): Spec {
   if (!isRecord(record) || !isRecord(record.spec)) throw new UserError(`${runFile} has no spec; was it written by \`mdr train\`?`);
   const checked = compileSpecSource(createSourceFile("run.json", JSON.stringify(record.spec)));
   const error = checked.diagnostics.find((d) => d.severity === "error");
+  if (checked.retrieval) throw new UserError(`${runFile}: ${dirname(runFile)} is a retrieval run, which \`mdr report\` does not draw yet; its metrics.jsonl holds recall and NDCG per epoch, and \`mdr eval\` prints them for any file`);
   if (!checked.spec || error) throw new UserError(`${runFile}: the recorded spec is not valid (${error?.message ?? "it does not compile"}); was the file edited?`);
   return checked.spec;
 }
