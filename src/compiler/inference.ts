@@ -53,7 +53,7 @@ export function specHash(spec: Spec): string {
 export function compileInference(spec: Spec, options: CompileOptions = {}): CompiledInference {
   const opset = options.opset ?? DEFAULT_OPSET;
   const data = options.data ?? emptyModelData();
-  const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs });
+  const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs, weights: options.weights });
   return packageModel(spec, built, data, options);
 }
 

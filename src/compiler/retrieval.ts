@@ -47,6 +47,7 @@ export function compileRetrievalInference(r: RetrievalSpec, options: CompileOpti
   for (const side of SIDES) {
     const spec = sideSpec(r, side);
     const g = new Graph(options.opset ?? DEFAULT_OPSET, false);
+    g.trained = options.weights;
     const tower = buildTower(g, side, resolve(spec, { dispatch: options.dispatch, data, towerWidth: r.embedding.dim }), data, { opset: g.opset, dispatch: options.dispatch }, r.embedding);
     g.output(tower.embedding, "embedding", `${side} embedding [N, ${r.embedding.dim}]${r.embedding.normalize ? ", unit length" : ""}; score = query · item`);
     const built = packageModel(spec, { graph: g, features: tower.features }, data, options, SIDE_FILES[side]);

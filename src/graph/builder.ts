@@ -89,6 +89,9 @@ export class GraphBuilder {
     return out;
   }
 
+  /** Trained values by parameter name: large tables take them directly instead of drawing initial values first. */
+  trained?: Map<string, Float32Array>;
+
   /** A trainable parameter (an initializer) named under the current scope. */
   param(base: string, data: TensorData): Tensor {
     return this.paramNamed(this.fresh(base), data);

@@ -53,6 +53,7 @@ export function buildComponents(g: Graph, plan: ModelPlan, features: FeatureGrap
 export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): ModelGraph {
   const plan = resolve(spec, { dispatch: options.dispatch, data });
   const g = new Graph(options.opset, options.training ?? false);
+  g.trained = options.weights;
   const features = (g.training ? buildTrainingFeatures : buildInferenceFeatures)(g, spec, data, spec.train.seed);
   const ctx = buildComponents(g, plan, features, options);
   const tower = plan.tower;

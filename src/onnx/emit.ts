@@ -113,7 +113,8 @@ function tensorProto(name: string, t: TensorData | Initializer): InstanceType<ty
   } else {
     const data = t.data as Float32Array | BigInt64Array | Uint8Array;
     // Raw data is little-endian by the ONNX spec; typed arrays are little-endian on every platform Node runs on.
-    proto.rawData = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    // A view, not a copy: encoding only reads it, and an embedding table can be hundreds of megabytes.
+    proto.rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   return proto;
 }

@@ -20,7 +20,7 @@ import { itemIdOf, ItemFrequencies, requireColumns } from "./retrieval-data.js";
 import { removeRun, takeRunFolder, inspectRunFolder, writeRunRecord } from "./run-folder.js";
 import { labelRow, type LabelledRow } from "./rows.js";
 import { createSession } from "./session.js";
-import { bufferedShuffle } from "./shuffle.js";
+import { bufferedShuffle, rowCodec } from "./shuffle.js";
 import { NonFiniteLoss, runTrainStep } from "./step-runner.js";
 import { effectiveSpec } from "./trainer.js";
 import type { TrainOptions } from "./train-options.js";
@@ -142,7 +142,7 @@ class RetrievalLoop {
   private async epoch(session: ort.InferenceSession, step: ReturnType<typeof compileRetrievalTrainStep>, state: TrainerState): Promise<{ mean: number; terms: Record<string, number> }> {
     const t = this.r.train;
     const source = openRows(this.o.train, { positions: false });
-    const stream = bufferedShuffle(source.rows(), this.o.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`);
+    const stream = bufferedShuffle(source.rows(), this.o.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`, rowCodec());
     let batch: LabelledRow[] = [];
     let rowsDone = 0;
     let lossSum = 0;

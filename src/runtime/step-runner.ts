@@ -26,6 +26,11 @@ export interface StepState {
   /** Optimizer state of dense parameters, `${param}::${slot}`. */
   slots: Map<string, Float32Array>;
   store: EmbeddingStore;
+  /**
+   * The other half of each dense parameter, state and slot: a step writes its updates there (preallocated
+   * outputs) and the halves swap, so no step allocates the model's dense state anew.
+   */
+  spare?: Map<string, Float32Array>;
 }
 
 /** Initial weights (the compiled ones) and zero optimizer state. */
@@ -73,16 +78,36 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   feeds.embedding_lr = scalar(b.embeddingLr);
   feeds.step = scalar(b.step);
   if (sig.seeded) feeds[SEED_INPUT] = scalar(b.seed);
+  const fetches = preallocatedOutputs(session, step, state);
   const t0 = performance.now();
-  const out = await session.run(feeds);
+  const out = await session.run(feeds, fetches);
   const ortMs = performance.now() - t0;
   const loss = (out.loss.data as Float32Array)[0];
   const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[lossTermOutput(t)].data as Float32Array)[0]]));
   // A non-finite loss would write NaN into every parameter: stop before the state is touched.
   if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
-  for (const p of sig.parameters) state.params.set(p.name, out[updated(p.name)].data as Float32Array);
-  for (const s of sig.states) state.params.set(s.name, out[updated(s.name)].data as Float32Array);
-  for (const p of sig.parameters) for (const s of sig.slots) state.slots.set(slotName(p.name, s), out[updated(slotName(p.name, s))].data as Float32Array);
+  const swap = (map: Map<string, Float32Array>, name: string) => {
+    const next = out[updated(name)].data as Float32Array;
+    state.spare!.set(name, map.get(name)!);
+    map.set(name, next);
+  };
+  for (const p of sig.parameters) swap(state.params, p.name);
+  for (const s of sig.states) swap(state.params, s.name);
+  for (const p of sig.parameters) for (const s of sig.slots) swap(state.slots, slotName(p.name, s));
   scatterRows(sig, state.store, enc.touched, out);
   return { loss, terms, ortMs };
+}
+
+/** Every output of the step; the dense updates written into the spare halves, the rest allocated by ONNX Runtime. */
+function preallocatedOutputs(session: ort.InferenceSession, step: CompiledTrainStep, state: StepState): Record<string, ort.Tensor | null> {
+  const spare = (state.spare ??= new Map());
+  const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(session.outputNames.map((n) => [n, null]));
+  const into = (name: string, current: Float32Array, shape: readonly number[]) => {
+    let buf = spare.get(name);
+    if (!buf || buf.length !== current.length || buf === current) spare.set(name, (buf = new Float32Array(current.length)));
+    fetches[updated(name)] = new ort.Tensor("float32", buf, shape);
+  };
+  for (const [name, v] of state.params) into(name, v, step.initial.get(name)!.shape);
+  for (const [name, v] of state.slots) into(name, v, step.initial.get(name.split("::")[0])!.shape);
+  return fetches;
 }

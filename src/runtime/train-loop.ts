@@ -14,7 +14,7 @@ import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
-import { bufferedShuffle } from "./shuffle.js";
+import { bufferedShuffle, rowCodec } from "./shuffle.js";
 import { runTrainStep } from "./step-runner.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
@@ -107,7 +107,7 @@ export class TrainingLoop {
     const { options, spec, state } = this.s;
     const source = openRows(options.train, { positions: false }); // validated by the first pass
     checkColumns(spec, await source.columns(), options.train);
-    const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`);
+    const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`, rowCodec());
     this.batchIndex = this.rowsInEpoch = 0;
     this.epochLoss = new LossMeans();
     this.evaluationDue = false;

@@ -22,6 +22,8 @@ export interface BuildOptions {
   debugOutputs?: boolean;
   /** Build the training-time forward: parameters and batch rows as inputs, batch statistics, noise. */
   training?: boolean;
+  /** Trained weights the inference graph will carry (embedding tables take them without drawing initial values). */
+  weights?: Map<string, Float32Array>;
 }
 
 /** A component's output builder, by kind (pools: the mean of their experts, when read as an input). */

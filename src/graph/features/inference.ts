@@ -62,7 +62,8 @@ function table(s: PipelineState, owner: CategoricalFeature | MultiCategoricalFea
   const t = g.atRoot(() => g.scope(`embedding.${owner.name}`, () => {
     const name = g.fresh("table");
     if (name !== embeddingTable(owner.name)) throw new Error(`table ${owner.name} was named ${name}`);
-    return g.paramNamed(name, uniform(s.seed, name, [rows, owner.dim], EMBEDDING_INIT_BOUND));
+    const trained = g.trained?.get(name);
+    return g.paramNamed(name, trained?.length === rows * owner.dim ? { dtype: "float32", shape: [rows, owner.dim], data: trained } : uniform(s.seed, name, [rows, owner.dim], EMBEDDING_INIT_BOUND));
   }));
   s.tables.set(owner.name, t);
   return t;

@@ -1,0 +1,77 @@
+/**
+ * Peak memory of a real `mdr train` run: the benchmark spec plus a field of 10^6 ids, one epoch over a
+ * CSV of 2·10^6 rows, measured as the process's peak resident memory against the bytes its embedding
+ * tables and their Adam state must hold (3 × rows × dim × 4 bytes).
+ *
+ *   npm run bench -- train-memory      (or node dist/bench/train-memory.js [rows] [ids] for one figure)
+ */
+import { spawnSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { root } from "./util.js";
+
+export interface MemoryRow {
+  rows: number;
+  ids: number;
+  seconds: number;
+  rows_per_s: number;
+  peak_rss_mb: number;
+  big_table_state_mb: number;
+  all_tables_state_mb: number;
+  ratio_to_big_table: number;
+  ratio_to_all_tables: number;
+}
+
+const ranges = [1000, 2000, 5000, 10000, 20000, 50000, 100000, 100000];
+
+/** One `mdr train` epoch over `rows` synthetic rows with a `ids`-id field, measured from outside. */
+export async function measureTrainMemory(rows = 2_000_000, ids = 1_000_000): Promise<MemoryRow> {
+  const dir = mkdtempSync(join(tmpdir(), "mdr-train-memory-"));
+  try {
+    const spec = readFileSync(`${root}bench/specs/cesaa_small.mdr`, "utf8").replace("    numeric n0 {}", `    categorical big { range: [0, ${ids - 1}], dim: 16 }\n    numeric n0 {}`);
+    writeFileSync(join(dir, "spec.mdr"), spec);
+    await writeData(join(dir, "train.csv"), rows, ids);
+    const t0 = performance.now();
+    const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const seconds = (performance.now() - t0) / 1000;
+    if (child.status !== 0) throw new Error(`mdr train failed: ${child.stderr.slice(-2000)}`);
+    const peak = Number(/peak_rss_bytes (\d+)/.exec(child.stderr)?.[1]);
+    const big = 3 * (ids + 1) * 16 * 4;
+    const all = 3 * [...ranges, ids].reduce((a, r) => a + r + 1, 0) * 16 * 4;
+    const mb = (x: number) => Math.round(x / 2 ** 20);
+    return {
+      rows, ids, seconds: Number(seconds.toFixed(1)), rows_per_s: Math.round(rows / seconds), peak_rss_mb: mb(peak), big_table_state_mb: mb(big), all_tables_state_mb: mb(all),
+      ratio_to_big_table: Number((peak / big).toFixed(2)), ratio_to_all_tables: Number((peak / all).toFixed(2)),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith("train-memory.js")) {
+  const [rows, ids] = process.argv.slice(2, 4).map(Number);
+  console.log(JSON.stringify(await measureTrainMemory(rows || undefined, ids || undefined)));
+}
+
+/** A CSV of the benchmark spec's columns: uniform ids in each declared range, numbers, 3 domains, 30% positives. */
+async function writeData(path: string, rows: number, ids: number): Promise<void> {
+  const out = createWriteStream(path);
+  out.write(["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "big", "n0", "n1", "n2", "n3", "d", "label"].join(",") + "\n");
+  let s = 12345;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  let chunk = "";
+  for (let i = 0; i < rows; i++) {
+    const cells = ranges.map((r) => String(Math.floor(rnd() * r)));
+    cells.push(String(Math.floor(rnd() * ids)));
+    for (let k = 0; k < 4; k++) cells.push((rnd() * 4 - 2).toFixed(3));
+    cells.push(`d${Math.floor(rnd() * 3)}`, rnd() < 0.3 ? "1" : "0");
+    chunk += cells.join(",") + "\n";
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
+      chunk = "";
+    }
+  }
+  out.end(chunk);
+  await new Promise<void>((r) => out.on("finish", () => r()));
+}
