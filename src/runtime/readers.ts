@@ -7,6 +7,7 @@ import { UserError } from "../diagnostics/errors.js";
 import { DataError, type RawRow } from "./cells.js";
 import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
+import { SEP, type CsvMessage } from "./csv-worker.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -29,6 +30,8 @@ export interface OpenOptions {
    * per-record position bookkeeping is a third of its time.
    */
   positions?: boolean;
+  /** Parse CSV in a worker thread (passes without positions only). */
+  worker?: boolean;
 }
 
 /** Streams rows of a CSV (quoted fields, CRLF, BOM) or JSON Lines file; memory does not grow with the file. */
@@ -45,7 +48,8 @@ export function openRows(path: string, options: OpenOptions = {}): RowSource {
     throw new UserError(`cannot read ${path}: ${describeFsError(e)}`);
   }
   if (isParquet(path)) return parquet(path);
-  return isJsonLines(path) ? jsonLines(path, options.positions ?? true) : csv(path, options.positions ?? true);
+  if (isJsonLines(path)) return jsonLines(path, options.positions ?? true);
+  return options.worker && options.positions === false ? csvInWorker(path) : csv(path, options.positions ?? true);
 }
 
 /** Wraps a row generator so the columns can be read before iterating (by pulling the first row). */
@@ -68,42 +72,103 @@ function peekable(gen: AsyncGenerator<RawRow>, columnsOf: (first: RawRow | undef
 function csv(path: string, positions: boolean): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    const parser = (path === "-" ? process.stdin : createReadStream(path)).pipe(parse({ bom: true, info: positions, skip_empty_lines: true, relax_column_count: true }));
-    let records = 0;
-    try {
-      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } } | string[]>) {
-        const record = positions ? (rec as { record: string[] }).record : (rec as string[]);
-        // Without positions, the record number stands in for the line (exact unless cells span lines).
-        const line = positions ? (rec as { info: { lines: number } }).info.lines : ++records;
-        if (!header) {
-          header = record.map((h) => h.trim());
-          const seen = new Map<string, number>();
-          header.forEach((h, i) => {
-            if (seen.has(h)) throw new DataError(path, line, i + 1, `the header names column '${h}' twice (columns ${seen.get(h)! + 1} and ${i + 1})`);
-            seen.set(h, i);
-          });
-          continue;
-        }
-        if (record.length !== header.length) {
-          throw new DataError(path, line, undefined, `row has ${record.length} fields but the header has ${header.length}`);
-        }
-        const values: Record<string, unknown> = {};
-        for (let i = 0; i < header.length; i++) values[header[i]] = record[i];
-        if (!positions) {
-          yield { values, line };
-          continue;
-        }
-        const columns: Record<string, number> = {};
-        for (let i = 0; i < header.length; i++) columns[header[i]] = i + 1;
-        yield { values, line, columns };
+    for await (const r of csvRecords(path, positions)) {
+      if (!header) {
+        header = r.record;
+        continue;
       }
-    } catch (e) {
-      if (e instanceof DataError) throw e;
-      const err = e as { code?: string; lines?: number; message: string };
-      if (err.code?.startsWith("CSV_")) throw new DataError(path, err.lines ?? 0, undefined, err.message.replace(/^Invalid \w+: /, ""));
-      throw e;
+      const values: Record<string, unknown> = {};
+      for (let i = 0; i < header.length; i++) values[header[i]] = r.record[i];
+      if (!positions) {
+        yield { values, line: r.line };
+        continue;
+      }
+      const columns: Record<string, number> = {};
+      for (let i = 0; i < header.length; i++) columns[header[i]] = i + 1;
+      yield { values, line: r.line, columns };
     }
-    if (!header) throw new DataError(path, 1, undefined, "the file is empty (no header row)");
+  };
+  return peekable(iterate(), () => header!);
+}
+
+/**
+ * A CSV file's records, the header first (trimmed, checked for repeated names), every row checked to have
+ * the header's field count. Without positions the record number stands in for the line (exact unless
+ * cells span lines).
+ */
+export async function* csvRecords(path: string, positions: boolean): AsyncGenerator<{ record: string[]; line: number }> {
+  const parser = (path === "-" ? process.stdin : createReadStream(path)).pipe(parse({ bom: true, info: positions, skip_empty_lines: true, relax_column_count: true }));
+  let records = 0;
+  let width: number | undefined;
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } } | string[]>) {
+      const record = positions ? (rec as { record: string[] }).record : (rec as string[]);
+      const line = positions ? (rec as { info: { lines: number } }).info.lines : ++records;
+      if (width === undefined) {
+        const header = record.map((h) => h.trim());
+        const seen = new Map<string, number>();
+        header.forEach((h, i) => {
+          if (seen.has(h)) throw new DataError(path, line, i + 1, `the header names column '${h}' twice (columns ${seen.get(h)! + 1} and ${i + 1})`);
+          seen.set(h, i);
+        });
+        width = header.length;
+        yield { record: header, line };
+        continue;
+      }
+      if (record.length !== width) throw new DataError(path, line, undefined, `row has ${record.length} fields but the header has ${width}`);
+      yield { record, line };
+    }
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    const err = e as { code?: string; lines?: number; message: string };
+    if (err.code?.startsWith("CSV_")) throw new DataError(path, err.lines ?? 0, undefined, err.message.replace(/^Invalid \w+: /, ""));
+    throw e;
+  }
+  if (width === undefined) throw new DataError(path, 1, undefined, "the file is empty (no header row)");
+}
+
+/**
+ * A CSV file parsed in a worker thread while the caller works (a training epoch's step runs on the main
+ * thread): rows arrive in chunks of compact strings, a few chunks ahead at most. For passes over a file
+ * an earlier pass checked (no positions).
+ */
+function csvInWorker(path: string): RowSource {
+  let header: string[] | undefined;
+  const iterate = async function* (): AsyncGenerator<RawRow> {
+    const worker = new Worker(new URL("./csv-worker.js", import.meta.url), { workerData: { path, csvWorker: true } });
+    const inbox: CsvMessage[] = [];
+    let wake: (() => void) | undefined;
+    let failure: Error | undefined;
+    worker.on("message", (m: CsvMessage) => {
+      inbox.push(m);
+      wake?.();
+    });
+    worker.on("error", (e) => {
+      failure = e;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        while (inbox.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+        if (failure) throw failure;
+        const m = inbox.shift()!;
+        if (m.kind === "error") throw new DataError(m.file, m.line, m.column, m.reason);
+        if (m.kind === "done") return;
+        worker.postMessage("more");
+        if (m.kind === "header") {
+          header = m.header;
+          continue;
+        }
+        for (const text of m.rows) {
+          const parts = text.split(SEP);
+          const values: Record<string, unknown> = {};
+          for (let i = 0; i < header!.length; i++) values[header![i]] = parts[i + 1];
+          yield { values, line: Number(parts[0]) };
+        }
+      }
+    } finally {
+      await worker.terminate();
+    }
   };
   return peekable(iterate(), () => header!);
 }

@@ -141,7 +141,7 @@ class RetrievalLoop {
 
   private async epoch(session: ort.InferenceSession, step: ReturnType<typeof compileRetrievalTrainStep>, state: TrainerState): Promise<{ mean: number; terms: Record<string, number> }> {
     const t = this.r.train;
-    const source = openRows(this.o.train, { positions: false });
+    const source = openRows(this.o.train, { positions: false, worker: true });
     const stream = bufferedShuffle(source.rows(), this.o.shuffleBuffer ?? 200_000, t.seed, `shuffle-epoch${state.epoch}`, rowCodec());
     let batch: LabelledRow[] = [];
     let rowsDone = 0;

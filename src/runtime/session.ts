@@ -44,7 +44,6 @@ export async function createSession(model: string | Uint8Array, options: Session
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     executionMode: "sequential",
-    ...(process.env.MDR_NO_ARENA ? { enableCpuMemArena: false } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
   try {

@@ -105,7 +105,7 @@ export class TrainingLoop {
 
   private async epoch(): Promise<void> {
     const { options, spec, state } = this.s;
-    const source = openRows(options.train, { positions: false }); // validated by the first pass
+    const source = openRows(options.train, { positions: false, worker: true }); // validated by the first pass; parsed beside the steps
     checkColumns(spec, await source.columns(), options.train);
     const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`, rowCodec());
     this.batchIndex = this.rowsInEpoch = 0;

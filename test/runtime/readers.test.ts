@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openRows } from "../../src/runtime/readers.js";
+import { bufferedShuffle, rowCodec } from "../../src/runtime/shuffle.js";
+import type { RawRow } from "../../src/runtime/cells.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mdr-readers-"));
+
+async function all(rows: AsyncIterable<RawRow>): Promise<RawRow[]> {
+  const out: RawRow[] = [];
+  for await (const r of rows) out.push(r);
+  return out;
+}
+
+test("CSV parsed in a worker gives the same rows, in order, as on the main thread", async () => {
+  const lines = ["a,b,c", ...Array.from({ length: 5000 }, (_, i) => `${i},"x, ${i}",${i % 7 === 0 ? "" : "\"q\"\"z\""}`)];
+  writeFileSync(join(dir, "big.csv"), lines.join("\r\n") + "\r\n");
+  const worker = openRows(join(dir, "big.csv"), { positions: false, worker: true });
+  assert.deepEqual(await worker.columns(), ["a", "b", "c"]);
+  const main = await all(openRows(join(dir, "big.csv"), { positions: false }).rows());
+  assert.deepEqual(await all(worker.rows()), main);
+  assert.equal(main.length, 5000);
+  assert.deepEqual(main[1].values, { a: "1", b: "x, 1", c: 'q"z' });
+});
+
+test("a CSV error found in the worker is the same positioned data error", async () => {
+  writeFileSync(join(dir, "ragged.csv"), "a,b\n1,2\n3\n");
+  await assert.rejects(all(openRows(join(dir, "ragged.csv"), { positions: false, worker: true }).rows()), /ragged\.csv:3: row has 1 fields but the header has 2/);
+});
+
+test("rows packed in the shuffle buffer come out as they went in", async () => {
+  async function* source(): AsyncGenerator<RawRow> {
+    for (let i = 0; i < 300; i++) yield { values: { x: String(i), y: i % 3 === 0 ? "" : `v${i}` }, line: i + 2 };
+    yield { values: { x: 7, y: null }, line: 999 }; // JSON-like values are kept as they are
+  }
+  const plain = await all(bufferedShuffle(source(), 50, 1, "s"));
+  const packed = await all(bufferedShuffle(source(), 50, 1, "s", rowCodec()));
+  assert.deepEqual(packed, plain);
+  assert.notDeepEqual(plain.map((r) => r.line), [...Array.from({ length: 300 }, (_, i) => i + 2), 999], "the order is shuffled");
+});
