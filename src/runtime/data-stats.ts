@@ -4,7 +4,7 @@ import { fitsInMemory, fmt, gib, MAX_TENSOR_VALUES, modelSize } from "../plan/si
 import type { ModelData } from "../plan/model-data.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
-import { openRows } from "./readers.js";
+import { openRows, type OpenOptions } from "./readers.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 
 export interface DataSummary {
@@ -19,7 +19,19 @@ export interface DataSummary {
  * is written before this pass succeeds, so bad data never leaves a half-made output folder.
  */
 export async function summarizeTrainingData(spec: Spec, file: string): Promise<DataSummary> {
-  const source = openRows(file);
+  // A CSV is first read fast (parsed in a worker, no per-field positions); only when that finds a problem
+  // is it read again with positions, so the error names line and column exactly.
+  if (!/\.csv$/i.test(file)) return summarize(spec, file, {});
+  try {
+    return await summarize(spec, file, { positions: false, worker: true });
+  } catch (e) {
+    if (e instanceof DataError) return summarize(spec, file, {});
+    throw e;
+  }
+}
+
+async function summarize(spec: Spec, file: string, read: OpenOptions): Promise<DataSummary> {
+  const source = openRows(file, read);
   checkColumns(spec, await source.columns(), file);
   const check = rowChecker(spec, file);
   const owners = new Map<string, CategoricalFeature | MultiCategoricalFeature>(); // feature → table owner

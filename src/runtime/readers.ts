@@ -149,7 +149,10 @@ function csvInWorker(path: string): RowSource {
     });
     try {
       for (;;) {
+        // Referenced only while waiting: a reader left suspended (columns read, rows never pulled) must not keep the process alive.
+        worker.ref();
         while (inbox.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+        worker.unref();
         if (failure) throw failure;
         const m = inbox.shift()!;
         if (m.kind === "error") throw new DataError(m.file, m.line, m.column, m.reason);
