@@ -2,13 +2,14 @@ import { backprop } from "../autodiff/backprop.js";
 import type { DispatchMode } from "../graph/dispatch.js";
 import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { binaryCrossEntropy, loadBalanceLoss, mutualInformationLoss } from "../graph/losses.js";
-import { buildModel, type ModelGraph } from "../graph/model.js";
+import type { GateOutputs } from "../graph/components/context.js";
+import { buildModel } from "../graph/model.js";
 import type { Graph } from "../graph/ops.js";
 import type { Tensor, TensorData } from "../graph/tensor.js";
 import { emitModel } from "../onnx/emit.js";
 import { DEFAULT_OPSET } from "../onnx/opset.js";
 import { optimizerUpdate, stateSlots } from "../optim/optimizers.js";
-import type { Spec } from "../spec/types.js";
+import type { DomainSpec, FeatureSpec, LossSpec, Spec, TrainSpec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
 import { lossTermOutput, ROWS_PREFIX, rowsInput, SEED_INPUT, slotName, updated } from "../graph/names.js";
 
@@ -54,49 +55,15 @@ export function compileTrainStep(spec: Spec, options: TrainStepOptions = {}): Co
   const model = buildModel(spec, data, { opset: options.opset ?? DEFAULT_OPSET, dispatch: options.dispatch, training: true });
   const g = model.graph;
   const label = g.input("label", "float32", ["N"], "label of each row, 0 or 1");
-  const terms = lossTerms(g, spec, model, label);
-  const total = terms.reduce<Tensor | undefined>((acc, t) => (acc ? g.add(acc, t.weighted) : t.weighted), undefined)!;
-  g.output(total, "loss", "weighted sum of the loss terms");
-  for (const t of terms) g.output(t.value, lossTermOutput(t.name), `loss term ${t.name} (before its weight)`);
-  g.output(model.logit, "logit", "log-odds per row");
-
-  const trainable = [...g.parameters].filter((n) => !g.states.has(n)).map((n) => g.values.get(n)!);
-  const rowsInputs = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
-  const grads = backprop(g, total, [...trainable, ...rowsInputs]);
-
-  const slots = stateSlots(spec.train);
-  if (options.gradientsOnly) {
-    for (const t of [...trainable, ...rowsInputs]) g.output(grads.get(t.name)!, `${t.name}::grad`);
-  } else {
-    const lr = g.input("lr", "float32", [], "learning rate of dense parameters");
-    const embeddingLr = g.input("embedding_lr", "float32", [], "learning rate of embedding rows");
-    const step = g.input("step", "float32", [], "1-based step number");
-    for (const t of [...trainable, ...rowsInputs]) {
-      const states = slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape]));
-      const u = optimizerUpdate(g, spec.train, { param: t, grad: grads.get(t.name)!, states, lr: t.name.startsWith(ROWS_PREFIX) ? embeddingLr : lr, step });
-      g.output(u.param, updated(t.name));
-      u.states.forEach((s, i) => g.output(s, updated(slotName(t.name, slots[i]))));
-    }
-  }
-  for (const [name, value] of model.stateUpdates) g.output(value, updated(name));
-
-  const signature: TrainStepSignature = {
-    parameters: trainable.map((t) => ({ name: t.name, shape: t.shape as number[] })),
-    states: [...g.states].map((n) => ({ name: n, shape: g.values.get(n)!.shape as number[] })),
-    slots,
-    tables: Object.entries(model.features.tableRows)
-      .filter(([name]) => rowsInputs.some((r) => r.name === rowsInput(name)))
-      .map(([name, rows]) => ({ name, rows, dim: rowsInputs.find((r) => r.name === rowsInput(name))!.shape[1] as number })),
-    lookups: spec.features.filter((f) => f.kind !== "numeric").map((f) => ({
-      feature: f.name,
-      table: (f as { table?: string }).table ?? f.name,
-      multi: f.kind === "multi_categorical",
-    })),
-    lossTerms: terms.map((t) => t.name),
-    seeded: g.inputs.some((i) => i.name === SEED_INPUT),
-  };
-  const bytes = emitModel(g, { producerVersion: mdrcVersion, docString: `mdrc train step of ${spec.model}` }).model;
-  return { model: bytes, signature, initial: g.parameterInit };
+  const terms = new LossTerms(g);
+  g.scope("loss", () => {
+    if (spec.loss.bce > 0) terms.add("bce", spec.loss.bce, domainWeightedMean(g, binaryCrossEntropy(g, model.logit, label), model.features.domain, spec.domain));
+    terms.addAuxiliary(spec.loss, model.gates, model.features.domain, spec.domain.values.length);
+  });
+  return finishTrainStep(g, {
+    train: spec.train, terms: terms.list, stateUpdates: model.stateUpdates, tableRows: model.features.tableRows, features: spec.features,
+    extraOutputs: [[model.logit, "logit", "log-odds per row"]], gradientsOnly: options.gradientsOnly, docString: `mdrc train step of ${spec.model}`,
+  });
 }
 
 interface LossTerm {
@@ -105,32 +72,103 @@ interface LossTerm {
   weighted: Tensor;
 }
 
-function lossTerms(g: Graph, spec: Spec, model: ModelGraph, label: Tensor): LossTerm[] {
-  const terms: LossTerm[] = [];
-  const add = (name: string, weight: number, value: Tensor) => terms.push({ name, value, weighted: weight === 1 ? value : g.mul(value, g.scalar(weight)) });
-  const domain = model.features.domain;
-  const D = spec.domain.values.length;
-  g.scope("loss", () => {
-    if (spec.loss.bce > 0) {
-      const perRow = binaryCrossEntropy(g, model.logit, label);
-      const weights = spec.domain.values.map((v) => spec.domain.weights[v] ?? 1);
-      const weighted = weights.every((w) => w === 1) ? perRow : g.mul(perRow, g.gather(g.floats(weights), domain));
-      add("bce", spec.loss.bce, g.reduceMean(weighted, [0]));
+/** A model's loss terms, each with its value and weighted value, in the order the step reports them. */
+export class LossTerms {
+  readonly list: LossTerm[] = [];
+
+  constructor(private readonly g: Graph) {}
+
+  add(name: string, weight: number, value: Tensor): void {
+    this.list.push({ name, value, weighted: weight === 1 ? value : this.g.mul(value, this.g.scalar(weight)) });
+  }
+
+  /** The router's mutual-information and load-balance terms and L2 on the batch's embedding rows, where their weights are positive. */
+  addAuxiliary(loss: Pick<LossSpec, "mutual_information" | "load_balance" | "l2_embedding" | "router">, gates: Map<string, GateOutputs>, domain: Tensor, domains: number): void {
+    const g = this.g;
+    const router = loss.router ? gates.get(loss.router) : undefined;
+    if (router && loss.mutual_information > 0) {
+      this.add("mutual_information", loss.mutual_information, mutualInformationLoss(g, router.probabilities, domain, domains));
     }
-    const router = spec.loss.router ? model.gates.get(spec.loss.router) : undefined;
-    if (router && spec.loss.mutual_information > 0) {
-      add("mutual_information", spec.loss.mutual_information, mutualInformationLoss(g, router.probabilities, domain, D));
+    if (router && loss.load_balance > 0) {
+      this.add("load_balance", loss.load_balance, loadBalanceLoss(g, router.probabilities, router.selected, router.choices));
     }
-    if (router && spec.loss.load_balance > 0) {
-      add("load_balance", spec.loss.load_balance, loadBalanceLoss(g, router.probabilities, router.selected, router.choices));
-    }
-    if (spec.loss.l2_embedding > 0) {
+    if (loss.l2_embedding > 0) {
       const rows = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
       if (rows.length) {
         const sums = rows.map((r) => g.reduceSum(g.mul(g.values.get(r.name)!, g.values.get(r.name)!), [0, 1]));
-        add("l2_embedding", spec.loss.l2_embedding, sums.reduce((a, b) => g.add(a, b)));
+        this.add("l2_embedding", loss.l2_embedding, sums.reduce((a, b) => g.add(a, b)));
       }
     }
-  });
-  return terms;
+  }
+}
+
+/** The mean over rows of a per-row loss, each row weighted by its domain's weight (as torch's `weight=`). */
+export function domainWeightedMean(g: Graph, perRow: Tensor, domain: Tensor, d: DomainSpec): Tensor {
+  const weights = d.values.map((v) => d.weights[v] ?? 1);
+  const weighted = weights.every((w) => w === 1) ? perRow : g.mul(perRow, g.gather(g.floats(weights), domain));
+  return g.reduceMean(weighted, [0]);
+}
+
+export interface StepParts {
+  train: TrainSpec;
+  terms: LossTerm[];
+  stateUpdates: Map<string, Tensor>;
+  /** Rows of each embedding table (owner feature → rows). */
+  tableRows: Record<string, number>;
+  /** Every field the host encodes for the step. */
+  features: FeatureSpec[];
+  /** Outputs reported after the loss terms (the ranking step's logit). */
+  extraOutputs?: [Tensor, string, string][];
+  gradientsOnly?: boolean;
+  docString: string;
+}
+
+/**
+ * What every training step shares once its forward and loss terms are built: the loss outputs,
+ * reverse-mode gradients of dense parameters and batch embedding rows, the optimizer update (or the
+ * gradients alone), the state updates, and the signature the host drives it by.
+ */
+export function finishTrainStep(g: Graph, p: StepParts): CompiledTrainStep {
+  const total = p.terms.reduce<Tensor | undefined>((acc, t) => (acc ? g.add(acc, t.weighted) : t.weighted), undefined)!;
+  g.output(total, "loss", "weighted sum of the loss terms");
+  for (const t of p.terms) g.output(t.value, lossTermOutput(t.name), `loss term ${t.name} (before its weight)`);
+  for (const [t, name, doc] of p.extraOutputs ?? []) g.output(t, name, doc);
+
+  const trainable = [...g.parameters].filter((n) => !g.states.has(n)).map((n) => g.values.get(n)!);
+  const rowsInputs = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
+  const grads = backprop(g, total, [...trainable, ...rowsInputs]);
+
+  const slots = stateSlots(p.train);
+  if (p.gradientsOnly) {
+    for (const t of [...trainable, ...rowsInputs]) g.output(grads.get(t.name)!, `${t.name}::grad`);
+  } else {
+    const lr = g.input("lr", "float32", [], "learning rate of dense parameters");
+    const embeddingLr = g.input("embedding_lr", "float32", [], "learning rate of embedding rows");
+    const step = g.input("step", "float32", [], "1-based step number");
+    for (const t of [...trainable, ...rowsInputs]) {
+      const states = slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape]));
+      const u = optimizerUpdate(g, p.train, { param: t, grad: grads.get(t.name)!, states, lr: t.name.startsWith(ROWS_PREFIX) ? embeddingLr : lr, step });
+      g.output(u.param, updated(t.name));
+      u.states.forEach((s, i) => g.output(s, updated(slotName(t.name, slots[i]))));
+    }
+  }
+  for (const [name, value] of p.stateUpdates) g.output(value, updated(name));
+
+  const signature: TrainStepSignature = {
+    parameters: trainable.map((t) => ({ name: t.name, shape: t.shape as number[] })),
+    states: [...g.states].map((n) => ({ name: n, shape: g.values.get(n)!.shape as number[] })),
+    slots,
+    tables: Object.entries(p.tableRows)
+      .filter(([name]) => rowsInputs.some((r) => r.name === rowsInput(name)))
+      .map(([name, rows]) => ({ name, rows, dim: rowsInputs.find((r) => r.name === rowsInput(name))!.shape[1] as number })),
+    lookups: p.features.filter((f) => f.kind !== "numeric").map((f) => ({
+      feature: f.name,
+      table: (f as { table?: string }).table ?? f.name,
+      multi: f.kind === "multi_categorical",
+    })),
+    lossTerms: p.terms.map((t) => t.name),
+    seeded: g.inputs.some((i) => i.name === SEED_INPUT),
+  };
+  const bytes = emitModel(g, { producerVersion: mdrcVersion, docString: p.docString }).model;
+  return { model: bytes, signature, initial: g.parameterInit };
 }
