@@ -5,7 +5,8 @@ import { evaluateFile } from "../runtime/scoring.js";
 import { withRouterOutputs } from "../runtime/model-folder.js";
 import { metricsTable, routerTables } from "./metrics-table.js";
 import { positiveInt } from "./options.js";
-import { evalRetrievalCommand, isRetrievalFolder } from "./retrieval.js";
+import { isRetrievalFolder } from "../runtime/retrieval-folder.js";
+import { evalRetrievalCommand } from "./retrieval.js";
 
 export function registerEval(program: Command): void {
   program

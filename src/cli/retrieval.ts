@@ -1,9 +1,8 @@
-import { readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import type { CompiledRetrieval } from "../compiler/frontend.js";
-import { compileRetrievalInference, compileRetrievalTrainStep, type RetrievalManifest } from "../compiler/retrieval.js";
+import { compileRetrievalInference, compileRetrievalTrainStep } from "../compiler/retrieval.js";
 import { writeFilesAtomic } from "../runtime/output.js";
 import { embedRows } from "../runtime/retrieval-search.js";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../runtime/retrieval-eval.js";
@@ -16,15 +15,6 @@ import { positiveInt } from "./options.js";
 import { UsageError } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { textTable } from "./table.js";
-
-/** Whether a model folder holds a retrieval model (its manifest says so). */
-export function isRetrievalFolder(dir: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { format?: unknown }).format === "mdrc-retrieval/1";
-  } catch {
-    return false;
-  }
-}
 
 /** `mdr compile` of a retrieval spec: both towers, the manifest, and (unless skipped) the train step. */
 export function compileRetrievalFolder(c: CompiledRetrieval, out: string, opts: { opset: number; trainStep: boolean }): string[] {
@@ -119,5 +109,3 @@ export function registerRetrieve(program: Command): void {
       process.stderr.write(`retrieved ${top.k} items for each of ${queries.rows.length} queries → ${opts.out}${queries.skipped ? ` (${queries.skipped} rows with undeclared domain values skipped)` : ""}\n`);
     });
 }
-
-export type { RetrievalManifest };

@@ -11,6 +11,8 @@ import { packageModel, specHash, type CompileOptions, type Manifest } from "./in
 import { domainWeightedMean, finishTrainStep, LossTerms, type CompiledTrainStep, type StepParts } from "./train-step.js";
 import { mdrcVersion } from "./version.js";
 
+export const RETRIEVAL_FORMAT = "mdrc-retrieval/1";
+
 /** The manifest of a retrieval model folder: both towers' manifests and how to compare their embeddings. */
 export interface RetrievalManifest {
   format: "mdrc-retrieval/1";
@@ -50,7 +52,7 @@ export function compileRetrievalInference(r: RetrievalSpec, options: CompileOpti
     sides[side] = built.manifest;
   }
   const manifest: RetrievalManifest = {
-    format: "mdrc-retrieval/1", task: "retrieval", model: r.model, mdrc_version: mdrcVersion, spec_sha256: specHash(r as unknown as Spec),
+    format: RETRIEVAL_FORMAT, task: "retrieval", model: r.model, mdrc_version: mdrcVersion, spec_sha256: specHash(r as unknown as Spec),
     item_id: r.item.id, embedding: { dim: r.embedding.dim, normalize: r.embedding.normalize, score: "dot" }, query: sides.query, item: sides.item, spec: r,
   };
   return { files, manifest };

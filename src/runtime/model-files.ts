@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { sha256, specHash, type Manifest } from "../compiler/inference.js";
+import { RETRIEVAL_FORMAT } from "../compiler/retrieval.js";
 import { UserError } from "../diagnostics/errors.js";
 
 export class ModelFilesError extends UserError {}
@@ -22,7 +23,7 @@ export function loadModelFiles(path: string): { modelPath: string; manifest: Man
   } catch (e) {
     throw new ModelFilesError(`${manifestPath} is not valid JSON: ${(e as Error).message}`);
   }
-  if ((manifest as { format?: unknown })?.format === "mdrc-retrieval/1") throw new ModelFilesError(`${dir} holds a retrieval model (query and item towers); use \`mdr retrieve\`, \`mdr index\` or \`mdr eval\` with it`);
+  if ((manifest as { format?: unknown })?.format === RETRIEVAL_FORMAT) throw new ModelFilesError(`${dir} holds a retrieval model (query and item towers); use \`mdr retrieve\`, \`mdr index\` or \`mdr eval\` with it`);
   if (!manifest || typeof manifest !== "object" || manifest.format !== "mdrc-manifest/1") {
     throw new ModelFilesError(`${manifestPath} is not an mdrc manifest (format ${String(manifest?.format)})`);
   }

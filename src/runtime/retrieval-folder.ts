@@ -2,10 +2,19 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import ort from "onnxruntime-node";
 import { specHash } from "../compiler/inference.js";
-import type { RetrievalManifest } from "../compiler/retrieval.js";
+import { RETRIEVAL_FORMAT, type RetrievalManifest } from "../compiler/retrieval.js";
 import { SIDES, type Side, type Spec } from "../spec/types.js";
 import { checkHash, ModelFilesError } from "./model-files.js";
 import { createSession, type SessionOptions } from "./session.js";
+
+/** Whether a folder's manifest says it holds a retrieval model (nothing else is checked here). */
+export function isRetrievalFolder(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { format?: unknown }).format === RETRIEVAL_FORMAT;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * A retrieval model folder (`mdr compile` / `mdr train` of a `task: retrieval` spec): manifest.json,
@@ -20,7 +29,7 @@ export function loadRetrievalFolder(dir: string): RetrievalManifest {
   } catch (e) {
     throw new ModelFilesError(`${path} is not valid JSON: ${(e as Error).message}`);
   }
-  if (m?.format === undefined || m.format !== "mdrc-retrieval/1") {
+  if (m?.format !== RETRIEVAL_FORMAT) {
     throw new ModelFilesError(`${dir} is not a retrieval model (manifest format ${JSON.stringify((m as { format?: unknown })?.format)}); \`mdr retrieve\`, \`mdr index\` and retrieval \`mdr eval\` need the folder of a \`task: retrieval\` spec`);
   }
   if (!m.spec || specHash(m.spec as unknown as Spec) !== m.spec_sha256 || typeof m.item_id !== "string" || !m.embedding || typeof m.embedding.dim !== "number") {

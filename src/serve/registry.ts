@@ -1,11 +1,11 @@
 import ort from "onnxruntime-node";
 import type { Manifest } from "../compiler/inference.js";
 import { UserError } from "../diagnostics/errors.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { RetrievalManifest } from "../compiler/retrieval.js";
 import { loadModelFiles } from "../runtime/model-files.js";
-import { loadRetrievalFolder } from "../runtime/retrieval-folder.js";
+import { isRetrievalFolder, loadRetrievalFolder } from "../runtime/retrieval-folder.js";
 import { readIndexFolder, type ItemIndex } from "../runtime/retrieval-index.js";
 import { createSession, type ExecutionProvider } from "../runtime/session.js";
 import { MicroBatcher, type BatcherOptions, type Outputs } from "./batcher.js";
@@ -102,7 +102,7 @@ export const RETRIEVAL_OUTPUTS = ["item_ids", "scores"] as const;
  * `<folder>/index` (written by `mdr index <folder> --items … -o <folder>/index`).
  */
 async function modelFilesOf(dir: string): Promise<{ modelPath: string; manifest: Manifest; retrieval?: ModelVersion["retrieval"] }> {
-  if (!isRetrievalManifest(dir)) return loadModelFiles(dir);
+  if (!isRetrievalFolder(dir)) return loadModelFiles(dir);
   const m = loadRetrievalFolder(dir);
   const indexDir = join(dir, "index");
   if (!existsSync(indexDir)) throw new UserError(`${dir} is a retrieval model without an index; build one with \`mdr index ${dir} --items <file> -o ${indexDir}\``);
@@ -117,14 +117,6 @@ async function modelFilesOf(dir: string): Promise<{ modelPath: string; manifest:
     ],
   };
   return { modelPath: join(dir, m.query.files.model), manifest, retrieval: { manifest: m, index } };
-}
-
-function isRetrievalManifest(dir: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { format?: unknown }).format === "mdrc-retrieval/1";
-  } catch {
-    return false;
-  }
 }
 
 async function retire(v: ModelVersion): Promise<void> {
