@@ -1,10 +1,8 @@
-import type { DiagnosticName } from "../diagnostics/codes.js";
-import { createDiagnostic, type Diagnostic, type DiagnosticInit } from "../diagnostics/diagnostic.js";
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { didYouMean } from "../diagnostics/suggest.js";
-import { getPath } from "../spec/normalize.js";
 import type { SourceMap } from "../spec/source-map.js";
 import { FEATURES, type Spec } from "../spec/types.js";
-import type { Report, WasSet } from "./context.js";
+import { reportInto, wasSetIn, type Report, type WasSet } from "./context.js";
 import { linkComponents, type ComponentNames } from "./names.js";
 import { checkGate } from "./gates.js";
 import { checkDomain, checkFeatures, checkLoss, checkTrain } from "./sections.js";
@@ -21,9 +19,8 @@ export { checkWidths };
 
 export function checkSpec(spec: Spec, explicit: Raw, sourceMap: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at: "key" | "value" = "value") =>
-    out.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
-  const wasSet = (path: string) => getPath(explicit, path) !== undefined;
+  const report = reportInto(out, sourceMap);
+  const wasSet = wasSetIn(explicit);
 
   checkDomain(spec, report, wasSet);
   checkBody(spec, report, wasSet);

@@ -1,11 +1,9 @@
-import type { DiagnosticName } from "../diagnostics/codes.js";
-import { createDiagnostic, type Diagnostic, type DiagnosticInit } from "../diagnostics/diagnostic.js";
-import { getPath } from "../spec/normalize.js";
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { sideSpec } from "../spec/retrieval.js";
 import type { SourceMap } from "../spec/source-map.js";
 import { SIDES, type RetrievalSpec, type Side, type Spec } from "../spec/types.js";
 import { checkBody, checkMetric, checkWidths } from "./checker.js";
-import type { Report, WasSet } from "./context.js";
+import { reportInto, wasSetIn, type Report, type WasSet } from "./context.js";
 import { checkDomain, checkLoss, checkTrain } from "./sections.js";
 
 type Raw = Record<string, unknown>;
@@ -17,9 +15,8 @@ type Raw = Record<string, unknown>;
  */
 export function checkRetrievalSpec(r: RetrievalSpec, explicit: Raw, sourceMap: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const report: Report = (name: DiagnosticName, path: string, init: Omit<DiagnosticInit, "span" | "path">, at: "key" | "value" = "value") =>
-    out.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
-  const wasSet: WasSet = (path) => getPath(explicit, path) !== undefined;
+  const report = reportInto(out, sourceMap);
+  const wasSet = wasSetIn(explicit);
   const under = (side: Side): [Report, WasSet] => [(name, path, init, at) => report(name, `/${side}${path}`, init, at), (path) => wasSet(`/${side}${path}`)];
   const views = { query: sideSpec(r, "query"), item: sideSpec(r, "item") };
 

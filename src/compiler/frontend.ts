@@ -15,7 +15,7 @@ import type { ModelPlan } from "../plan/plan.js";
 import { resolve } from "../plan/resolve.js";
 import { fillDerivedDefaults, getPath, pruneInapplicable } from "../spec/normalize.js";
 import { checkSize } from "../plan/size.js";
-import type { Report } from "../check/context.js";
+import { reportInto, wasSetIn } from "../check/context.js";
 
 /** A problem reading the file itself (missing, unreadable, not UTF-8): a usage error, not a spec error. */
 export class SpecReadError extends UserError {}
@@ -94,13 +94,12 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
   if (hasErrors(diagnostics)) return { file, diagnostics };
   if (raw.task === "retrieval") return finishRetrieval(file, raw as unknown as RetrievalSpec, explicit, sourceMap, diagnostics);
   const spec = raw as unknown as Spec;
-  fillDerivedDefaults(spec, (path) => getPath(explicit, path) !== undefined);
+  fillDerivedDefaults(spec, wasSetIn(explicit));
   diagnostics.push(...checkSpec(spec, explicit, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
   pruneInapplicable(spec);
   // What cannot be built on this machine is refused before anything allocates it.
-  const report: Report = (name, path, init, at = "value") =>
-    diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
+  const report = reportInto(diagnostics, sourceMap);
   const canonical = canonicalOrder(spec);
   const plan = resolve(canonical);
   checkSize(plan, report);
@@ -125,8 +124,7 @@ function finishRetrieval(file: SourceFile, r: RetrievalSpec, explicit: Record<st
   diagnostics.push(...checkRetrievalSpec(r, explicit, sourceMap));
   if (hasErrors(diagnostics)) return { file, diagnostics };
   for (const side of SIDES) pruneInapplicable(sideSpec(r, side));
-  const report: Report = (name, path, init, at = "value") =>
-    diagnostics.push(createDiagnostic(name, { ...init, span: at === "key" ? sourceMap.keySpan(path) : sourceMap.valueSpan(path), path }));
+  const report = reportInto(diagnostics, sourceMap);
   const canonical = sortKeysDeep(Object.fromEntries(["version", "model", "task", "domain", "query", "item", "embedding", "loss", "train"].map((k) => [k, (r as unknown as Record<string, unknown>)[k]]))) as RetrievalSpec;
   const sides = Object.fromEntries(SIDES.map((side) => {
     const view = sideSpec(canonical, side);
