@@ -1,5 +1,6 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DataError } from "./cells.js";
+import { packCells } from "./packed-row.js";
 import { csvRecords } from "./readers.js";
 
 /**
@@ -9,11 +10,11 @@ import { csvRecords } from "./readers.js";
  */
 export type CsvMessage =
   | { kind: "header"; header: string[] }
-  | { kind: "rows"; rows: string[] }
+  /** Packed rows; a row whose cells hold the separator comes as [line, …cells]. */
+  | { kind: "rows"; rows: (string | string[])[] }
   | { kind: "done" }
   | { kind: "error"; file: string; line: number; column?: number; reason: string };
 
-export const SEP = "\u0000";
 const CHUNK = 2048;
 const AHEAD = 4;
 
@@ -33,14 +34,14 @@ if (!isMainThread && parentPort && (workerData as { csvWorker?: boolean })?.csvW
   };
   try {
     let header = true;
-    let rows: string[] = [];
+    let rows: (string | string[])[] = [];
     for await (const r of csvRecords(path, false)) {
       if (header) {
         header = false;
         await send({ kind: "header", header: r.record });
         continue;
       }
-      rows.push(`${r.line}${SEP}${r.record.join(SEP)}`);
+      rows.push(packCells(r.line, r.record) ?? [String(r.line), ...r.record]);
       if (rows.length === CHUNK) {
         await send({ kind: "rows", rows });
         rows = [];

@@ -7,7 +7,8 @@ import { UserError } from "../diagnostics/errors.js";
 import { DataError, type RawRow } from "./cells.js";
 import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
-import { SEP, type CsvMessage } from "./csv-worker.js";
+import type { CsvMessage } from "./csv-worker.js";
+import { unpackRow } from "./packed-row.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -162,11 +163,14 @@ function csvInWorker(path: string): RowSource {
           header = m.header;
           continue;
         }
-        for (const text of m.rows) {
-          const parts = text.split(SEP);
-          const values: Record<string, unknown> = {};
-          for (let i = 0; i < header!.length; i++) values[header![i]] = parts[i + 1];
-          yield { values, line: Number(parts[0]) };
+        for (const row of m.rows) {
+          if (typeof row === "string") {
+            yield unpackRow(row, header!);
+          } else {
+            const values: Record<string, unknown> = {};
+            for (let i = 0; i < header!.length; i++) values[header![i]] = row[i + 1];
+            yield { values, line: Number(row[0]) };
+          }
         }
       }
     } finally {

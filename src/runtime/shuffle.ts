@@ -1,4 +1,5 @@
 import type { RawRow } from "./cells.js";
+import { packCells, unpackRow } from "./packed-row.js";
 import { prng } from "../graph/init.js";
 
 /**
@@ -33,13 +34,10 @@ export interface Codec<T, P> {
   unpack(packed: P): T;
 }
 
-const SEP = "\u0000";
-
 /**
- * Rows of one file as compact strings while they wait: a CSV row (every value a string) becomes one string
- * "line␀value␀value…" — about 100 bytes instead of ~560 for an object of strings — which is most of a
- * training run's memory besides its tables, and most of the garbage the collector would otherwise let pile
- * up. Rows of other shapes (JSON, Parquet values) are kept as they are.
+ * Rows of one file as compact strings while they wait (see packed-row.ts): a CSV row, every value a
+ * string, is most of a training run's memory besides its tables, and most of the garbage the collector
+ * would otherwise let pile up. Rows of other shapes (JSON, Parquet values) are kept as they are.
  */
 export function rowCodec(): Codec<RawRow, RawRow | string> {
   let keys: string[] | undefined;
@@ -48,21 +46,14 @@ export function rowCodec(): Codec<RawRow, RawRow | string> {
       if (row.columns !== undefined) return row;
       const values = row.values;
       keys ??= Object.keys(values);
-      const parts: string[] = [String(row.line)];
+      const cells: string[] = [];
       for (const k in values) {
         const v = values[k];
-        if (typeof v !== "string" || k !== keys[parts.length - 1] || v.includes(SEP)) return row;
-        parts.push(v);
+        if (typeof v !== "string" || k !== keys[cells.length]) return row;
+        cells.push(v);
       }
-      // join makes one flat string; `+=` would keep a rope pointing at every cell.
-      return parts.length === keys.length + 1 ? parts.join(SEP) : row;
+      return cells.length === keys.length ? packCells(row.line, cells) ?? row : row;
     },
-    unpack(p) {
-      if (typeof p !== "string") return p;
-      const parts = p.split(SEP);
-      const values: Record<string, unknown> = {};
-      for (let i = 0; i < keys!.length; i++) values[keys![i]] = parts[i + 1];
-      return { values, line: Number(parts[0]) };
-    },
+    unpack: (p) => (typeof p === "string" ? unpackRow(p, keys!) : p),
   };
 }

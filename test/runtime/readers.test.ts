@@ -26,6 +26,14 @@ test("CSV parsed in a worker gives the same rows, in order, as on the main threa
   assert.deepEqual(main[1].values, { a: "1", b: "x, 1", c: 'q"z' });
 });
 
+test("a cell holding the packing separator crosses from the worker intact", async () => {
+  writeFileSync(join(dir, "nul.csv"), "a,b\n1,x\u0000y\n2,z\n");
+  const rows = await all(openRows(join(dir, "nul.csv"), { positions: false, worker: true }).rows());
+  assert.deepEqual(rows.map((r) => r.values), [{ a: "1", b: "x\u0000y" }, { a: "2", b: "z" }]);
+  const shuffled = await all(bufferedShuffle(openRows(join(dir, "nul.csv"), { positions: false }).rows(), 10, 1, "s", rowCodec()));
+  assert.deepEqual(shuffled.map((r) => r.values.b).sort(), ["x\u0000y", "z"]);
+});
+
 test("a CSV error found in the worker is the same positioned data error", async () => {
   writeFileSync(join(dir, "ragged.csv"), "a,b\n1,2\n3\n");
   await assert.rejects(all(openRows(join(dir, "ragged.csv"), { positions: false, worker: true }).rows()), /ragged\.csv:3: row has 1 fields but the header has 2/);
