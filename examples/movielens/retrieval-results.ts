@@ -8,7 +8,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileSpecFile } from "../../src/compiler/frontend.js";
-import { readItemCatalog, readQueryRows } from "../../src/runtime/retrieval-data.js";
+import { readItemCatalog, readQueryRows, towerColumns } from "../../src/runtime/retrieval-data.js";
 import { evaluateRetrieval } from "../../src/runtime/retrieval-eval.js";
 import { loadRetrievalFolder, towerSession } from "../../src/runtime/retrieval-folder.js";
 import { retrievalMetrics, type RetrievalMetrics, type TopK } from "../../src/runtime/retrieval-search.js";
@@ -46,7 +46,7 @@ for (const name of ["shared", "cesaa"]) {
   const out = join(root, "runs", `retrieval-${name}`);
   await trainRetrieval({ spec: compiled.retrieval!.spec, train: join(data, "train.csv"), valid: join(data, "valid.csv"), out, overwrite: true, threads: 2, log: (l) => process.stderr.write(`${name}: ${l}\n`) });
   const m = loadRetrievalFolder(out);
-  const catalogue = { ...(await readItemCatalog(join(data, "items.csv"), m.item, m.item_id)), file: join(data, "items.csv") };
+  const catalogue = await readItemCatalog(join(data, "items.csv"), m.item_id, towerColumns(m.item, "item"));
   const sessions = { query: await towerSession(out, m, "query"), item: await towerSession(out, m, "item") };
   const e = await evaluateRetrieval(sessions, m, join(data, "test.csv"), catalogue, { index: "build" });
   results[name === "shared" ? "shared two-tower" : "CESAA query tower"] = e.exact;

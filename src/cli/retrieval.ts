@@ -6,7 +6,7 @@ import { compileRetrievalInference, compileRetrievalTrainStep } from "../compile
 import { writeFilesAtomic } from "../runtime/output.js";
 import { embedRows } from "../runtime/retrieval-search.js";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../runtime/retrieval-eval.js";
-import { readItemCatalog, readQueryRows } from "../runtime/retrieval-data.js";
+import { readItemCatalog, readQueryRows, towerColumns } from "../runtime/retrieval-data.js";
 import { loadRetrievalFolder, towerSession } from "../runtime/retrieval-folder.js";
 import { buildIndex, readIndexFolder, searchIndex, writeIndexFolder } from "../runtime/retrieval-index.js";
 import { trainRetrieval } from "../runtime/retrieval-train.js";
@@ -59,7 +59,7 @@ export function retrievalTable(e: RetrievalEvaluation): string {
 export async function evalRetrievalCommand(dir: string, opts: { data: string; items?: string; index?: string; json?: boolean; threads?: number }): Promise<void> {
   const m = loadRetrievalFolder(dir);
   if (!opts.items) throw new UsageError("evaluating a retrieval model needs --items <file>: the catalogue to retrieve from (item id and item columns)");
-  const catalogue = { ...(await readItemCatalog(opts.items, m.item, m.item_id)), file: opts.items };
+  const catalogue = await readItemCatalog(opts.items, m.item_id, towerColumns(m.item, "item"));
   const sessions = { query: await towerSession(dir, m, "query", { threads: opts.threads }), item: await towerSession(dir, m, "item", { threads: opts.threads }) };
   const index = opts.index ? await readIndexFolder(opts.index, m) : "build";
   const e = await evaluateRetrieval(sessions, m, opts.data, catalogue, { index, threads: opts.threads });
@@ -77,7 +77,7 @@ export function registerIndex(program: Command): void {
     .option("--threads <n>", "threads", positiveInt)
     .action(async (dir: string, opts: { items: string; out: string; threads?: number }) => {
       const m = loadRetrievalFolder(dir);
-      const catalogue = await readItemCatalog(opts.items, m.item, m.item_id);
+      const catalogue = await readItemCatalog(opts.items, m.item_id, towerColumns(m.item, "item"));
       const session = await towerSession(dir, m, "item", { threads: opts.threads });
       const vectors = await embedRows(session, m.item, catalogue.rows, opts.items);
       writeIndexFolder(opts.out, m, catalogue.ids, vectors, buildIndex(vectors, m.embedding.dim, opts.threads));

@@ -42,6 +42,11 @@ export function checkInterrupted(): void {
   if (interrupted) throw new Interrupted();
 }
 
+/** Whether SIGINT/SIGTERM arrived under the guard (for loops that stop at a safe point themselves). */
+export function isInterrupted(): boolean {
+  return interrupted;
+}
+
 /** Writes every file to a temporary name, fsyncs, then renames them into place: all appear, or none. */
 export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not a folder; choose a folder for the outputs`);

@@ -52,17 +52,31 @@ export function towerColumns(m: Manifest, side: string): Map<string, string> {
   return new Map(m.inputs.map((i) => [i.column, `${side} tower input: ${i.meaning}`]));
 }
 
-/** Every distinct item of a file (first row of each id wins), in file order. */
-export async function readItemCatalog(file: string, item: Manifest, idColumn: string): Promise<{ ids: string[]; rows: RawRow[] }> {
-  const source = openRows(file);
-  requireColumns(await source.columns(), new Map([[idColumn, "the item id"], ...towerColumns(item, "item")]), file);
+/** The items retrieval ranks: each distinct item once, with the row its item-tower inputs are read from. */
+export interface Catalogue {
+  ids: string[];
+  rows: RawRow[];
+  /** For data error positions. */
+  file: string;
+}
+
+/**
+ * Every distinct item of the files (the first row of each id wins), in file order. Each file must have the
+ * id column and the item tower's `columns`.
+ */
+export async function readItemCatalog(files: string | string[], idColumn: string, columns: Map<string, string>): Promise<Catalogue> {
+  const list = typeof files === "string" ? [files] : files;
   const seen = new Map<string, RawRow>();
-  for await (const row of source.rows()) {
-    const id = itemIdOf(row, idColumn, file);
-    if (!seen.has(id)) seen.set(id, row);
+  for (const file of list) {
+    const source = openRows(file);
+    requireColumns(await source.columns(), new Map([[idColumn, "the item id"], ...columns]), file);
+    for await (const row of source.rows()) {
+      const id = itemIdOf(row, idColumn, file);
+      if (!seen.has(id)) seen.set(id, row);
+    }
   }
-  if (seen.size === 0) throw new DataError(file, 1, undefined, "has no items");
-  return { ids: [...seen.keys()], rows: [...seen.values()] };
+  if (seen.size === 0) throw new DataError(list[0], 1, undefined, "has no items");
+  return { ids: [...seen.keys()], rows: [...seen.values()], file: list[0] };
 }
 
 /** Query rows of a file with their domain ids (rows the domain policy skips are counted, not kept). */

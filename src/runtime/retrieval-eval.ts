@@ -1,7 +1,6 @@
 import type * as ort from "onnxruntime-node";
 import type { RetrievalManifest } from "../compiler/retrieval.js";
-import type { RawRow } from "./cells.js";
-import { itemIdOf, readQueryRows } from "./retrieval-data.js";
+import { itemIdOf, readQueryRows, type Catalogue } from "./retrieval-data.js";
 import { buildIndex, searchIndex, type ItemIndex } from "./retrieval-index.js";
 import { CUTOFFS, embedRows, exactSearch, recallAgainstExact, retrievalMetrics, type RetrievalMetrics } from "./retrieval-search.js";
 
@@ -13,12 +12,6 @@ export interface RetrievalEvaluation {
   unknown_items: number;
   exact: { overall: RetrievalMetrics; domains: Record<string, RetrievalMetrics> };
   index?: { overall: RetrievalMetrics; domains: Record<string, RetrievalMetrics>; recall_vs_exact: Record<string, number> };
-}
-
-export interface Catalogue {
-  ids: string[];
-  rows: RawRow[];
-  file: string;
 }
 
 /**

@@ -13,10 +13,10 @@ import { encodeTrainBatch, mulberry32, type TrainBatch } from "./train-batch.js"
 import type { RawRow } from "./cells.js";
 import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { summarizeTrainingData } from "./data-stats.js";
-import { checkInterrupted, Interrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
+import { Interrupted, isInterrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
-import { evaluateRetrieval, type Catalogue, type RetrievalEvaluation } from "./retrieval-eval.js";
-import { itemIdOf, ItemFrequencies, requireColumns } from "./retrieval-data.js";
+import { evaluateRetrieval, type RetrievalEvaluation } from "./retrieval-eval.js";
+import { itemIdOf, ItemFrequencies, readItemCatalog, type Catalogue } from "./retrieval-data.js";
 import { removeRun, takeRunFolder, inspectRunFolder, writeRunRecord } from "./run-folder.js";
 import { labelRow, type LabelledRow } from "./rows.js";
 import { createSession } from "./session.js";
@@ -58,7 +58,9 @@ export async function trainRetrieval(options: RetrievalTrainOptions): Promise<Re
   const mode = options.overwrite ? "overwrite" : "fresh";
   inspectRunFolder(options.out, mode);
   const summary = await summarizeTrainingData(fields, options.train);
-  const catalogue = await collectItems(r, [options.train, ...(options.valid ? [options.valid] : [])]);
+  // The validation catalogue: every item of the training and validation pairs.
+  const itemColumns = new Map(r.item.features.map((f) => [f.column, `item feature ${f.name}`]));
+  const catalogue = await readItemCatalog([options.train, ...(options.valid ? [options.valid] : [])], r.item.id, itemColumns);
   if (!options.valid) log(`no --valid file: early stopping is off; training runs all ${r.train.epochs} epochs and keeps the last`);
   const folder = takeRunFolder(options.out, mode);
   try {
@@ -75,20 +77,6 @@ export async function trainRetrieval(options: RetrievalTrainOptions): Promise<Re
   } finally {
     folder.release();
   }
-}
-
-/** Every distinct item of the given pair files (first row of each id wins): the validation catalogue. */
-async function collectItems(r: RetrievalSpec, files: string[]): Promise<Catalogue> {
-  const seen = new Map<string, RawRow>();
-  for (const file of files) {
-    const source = openRows(file);
-    requireColumns(await source.columns(), new Map([[r.item.id, "the item id"]]), file);
-    for await (const row of source.rows()) {
-      const id = itemIdOf(row, r.item.id, file);
-      if (!seen.has(id)) seen.set(id, row);
-    }
-  }
-  return { ids: [...seen.keys()], rows: [...seen.values()], file: files[0] };
 }
 
 class RetrievalLoop {
@@ -176,7 +164,7 @@ class RetrievalLoop {
       if (!labelled) continue;
       batch.push(labelled);
       if (batch.length === t.batch_size) await run();
-      if (interrupted()) throw new Interrupted(`interrupted at step ${state.step} (epoch ${state.epoch + 1})${state.bestEpoch ? `; ${this.o.out} keeps the best model so far (epoch ${state.bestEpoch})` : ""}; retrieval runs cannot resume yet`);
+      if (isInterrupted()) throw new Interrupted(`interrupted at step ${state.step} (epoch ${state.epoch + 1})${state.bestEpoch ? `; ${this.o.out} keeps the best model so far (epoch ${state.bestEpoch})` : ""}; retrieval runs cannot resume yet`);
     }
     // In-batch negatives need company: a last batch of one row would have none.
     if (batch.length > 1) await run();
@@ -229,13 +217,4 @@ export function encodeTowers(r: RetrievalSpec, sig: TrainStepSignature, store: E
   const item = part("item", [...rows, ...negatives], new Array(rows.length + negatives.length).fill(0));
   delete item.feeds[DOMAIN_ID_INPUT];
   return { feeds: { ...item.feeds, ...query.feeds }, touched: new Map([...query.touched, ...item.touched]) };
-}
-
-function interrupted(): boolean {
-  try {
-    checkInterrupted();
-    return false;
-  } catch {
-    return true;
-  }
 }

@@ -8,7 +8,7 @@ import type { RankingMetric, Spec } from "../spec/types.js";
 import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
-import { checkInterrupted, Interrupted, writeFilesAtomic } from "./output.js";
+import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
 import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
@@ -174,13 +174,7 @@ export class TrainingLoop {
 
   private interrupted(): boolean {
     const stopAfter = this.s.options.stopAfterSteps;
-    if (stopAfter !== undefined && this.stepsThisRun >= stopAfter) return true;
-    try {
-      checkInterrupted();
-      return false;
-    } catch {
-      return true;
-    }
+    return (stopAfter !== undefined && this.stepsThisRun >= stopAfter) || isInterrupted();
   }
 
   private save(name?: string): string {

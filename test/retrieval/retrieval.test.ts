@@ -12,7 +12,7 @@ import { emitModel } from "../../src/onnx/emit.js";
 import { resolve } from "../../src/plan/resolve.js";
 import { encodeBatch } from "../../src/runtime/batch.js";
 import { initialStepState, runTrainStep } from "../../src/runtime/step-runner.js";
-import { readItemCatalog, readQueryRows } from "../../src/runtime/retrieval-data.js";
+import { readItemCatalog, readQueryRows, towerColumns } from "../../src/runtime/retrieval-data.js";
 import { encodeTowers } from "../../src/runtime/retrieval-train.js";
 import { fieldsSpec, sideSpec } from "../../src/spec/retrieval.js";
 import { SIDES, type RetrievalSpec } from "../../src/spec/types.js";
@@ -182,7 +182,7 @@ test("bad retrieval data gets the same positioned errors as ranking", async () =
   const { manifest } = compileRetrievalInference(r, { data: syntheticData(fieldsSpec(r)) });
   const dir = mkdtempSync(join(tmpdir(), "mdr-retrieval-"));
   writeFileSync(join(dir, "items.csv"), "i\ni1\ni2\n");
-  await assert.rejects(readItemCatalog(join(dir, "items.csv"), manifest.item, "i"), /items\.csv.*missing column 't'/);
+  await assert.rejects(readItemCatalog(join(dir, "items.csv"), "i", towerColumns(manifest.item, "item")), /items\.csv.*missing column 't'/);
   writeFileSync(join(dir, "queries.csv"), "u,age,d\nu1,3,a\nu2,4,zz\n");
   await assert.rejects(readQueryRows(join(dir, "queries.csv"), manifest.query), /queries\.csv:3:\d+.*domain value 'zz' is not one of a, b, c/);
 });
