@@ -13,14 +13,15 @@ export const retrievalSchema = JSON.parse(readFileSync(retrievalSchemaUrl, "utf8
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, verbose: true, strict: false });
 const validateRanking = ajv.compile(specSchema);
-const validateRetrieval = ajv.compile(retrievalSchema);
+// Compiled on first use: most runs never see a retrieval spec.
+let validateRetrieval: ReturnType<typeof ajv.compile> | undefined;
 
 /**
  * Validates the spec object against schemas/mdr-spec.schema.json and fills every schema default in place.
  * Each ajv error becomes a positioned diagnostic through the source map.
  */
 export function validateAgainstSchema(spec: Record<string, unknown>, sourceMap: SourceMap): Diagnostic[] {
-  const validate = spec.task === "retrieval" ? validateRetrieval : validateRanking;
+  const validate = spec.task === "retrieval" ? (validateRetrieval ??= ajv.compile(retrievalSchema)) : validateRanking;
   if (validate(spec)) return [];
   const errors = (validate.errors ?? []).filter((e) => !isNoise(e, validate.errors ?? []));
   const seen = new Set<string>();
