@@ -68,7 +68,7 @@ export function checkSize(plan: ModelPlan, report: Report): void {
 }
 
 /** Weights and optimizer state leave a fifth of this machine's memory for everything else. */
-export function fitsInMemory(size: ModelSize): boolean {
+export function fitsInMemory(size: Pick<ModelSize, "trainingBytes">): boolean {
   return size.trainingBytes <= 0.8 * totalmem();
 }
 

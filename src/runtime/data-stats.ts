@@ -2,6 +2,7 @@ import { totalmem } from "node:os";
 import { resolve } from "../plan/resolve.js";
 import { fitsInMemory, fmt, gib, MAX_TENSOR_VALUES, modelSize } from "../plan/size.js";
 import type { ModelData } from "../plan/model-data.js";
+import type { ModelPlan } from "../plan/plan.js";
 import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
 import { categoryCell, DataError, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
 import { openRows, type OpenOptions } from "./readers.js";
@@ -18,19 +19,22 @@ export interface DataSummary {
  * counts categories for the vocabularies (honouring min_count) and computes numeric statistics. Nothing
  * is written before this pass succeeds, so bad data never leaves a half-made output folder.
  */
-export async function summarizeTrainingData(spec: Spec, file: string): Promise<DataSummary> {
+/** The plans of what will be trained, once vocabularies are known (a ranking model; a retrieval model's two towers). */
+export type PlansOf = (data: ModelData) => ModelPlan[];
+
+export async function summarizeTrainingData(spec: Spec, file: string, plans: PlansOf = (data) => [resolve(spec, { data })]): Promise<DataSummary> {
   // A CSV is first read fast (parsed in a worker, no per-field positions); only when that finds a problem
   // is it read again with positions, so the error names line and column exactly.
-  if (!/\.csv$/i.test(file)) return summarize(spec, file, {});
+  if (!/\.csv$/i.test(file)) return summarize(spec, file, {}, plans);
   try {
-    return await summarize(spec, file, { positions: false, worker: true });
+    return await summarize(spec, file, { positions: false, worker: true }, plans);
   } catch (e) {
-    if (e instanceof DataError) return summarize(spec, file, {});
+    if (e instanceof DataError) return summarize(spec, file, {}, plans);
     throw e;
   }
 }
 
-async function summarize(spec: Spec, file: string, read: OpenOptions): Promise<DataSummary> {
+async function summarize(spec: Spec, file: string, read: OpenOptions, plans: PlansOf): Promise<DataSummary> {
   const source = openRows(file, read);
   checkColumns(spec, await source.columns(), file);
   const check = rowChecker(spec, file);
@@ -76,7 +80,7 @@ async function summarize(spec: Spec, file: string, read: OpenOptions): Promise<D
     // Most frequent first, ties by value: the same data always gives the same ids.
     data.vocabularies[owner] = [...m.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([v]) => v);
   }
-  checkLearnedTables(spec, data, file);
+  checkLearnedTables(spec, data, file, plans);
   for (const [name, s] of sums) {
     const mean = s.n ? s.sum / s.n : 0;
     const variance = s.n ? Math.max(s.sumSq / s.n - mean * mean, 0) : 1;
@@ -111,7 +115,7 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
 }
 
 /** Tables sized by the data are checked like declared ones, before anything allocates them. */
-function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
+function checkLearnedTables(spec: Spec, data: ModelData, file: string, plans: PlansOf): void {
   for (const [owner, vocab] of Object.entries(data.vocabularies)) {
     const f = spec.features.find((x) => x.name === owner) as CategoricalFeature;
     const n = (vocab.length + 1) * f.dim;
@@ -119,9 +123,9 @@ function checkLearnedTables(spec: Spec, data: ModelData, file: string): void {
       throw new DataError(file, 1, undefined, `feature '${owner}' has ${fmt(vocab.length)} distinct values, a table of ${fmt(n)} values (the limit is ${fmt(MAX_TENSOR_VALUES)}); raise min_count or use hash_buckets`);
     }
   }
-  if (spec.towers.length === 0) return; // a retrieval model's fields alone: its towers are sized per tower
-  const size = modelSize(resolve(spec, { data })); // the plan's tables now have their learned rows
-  if (!fitsInMemory(size)) {
-    throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(size.trainingBytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);
+  // The plans' tables now have their learned rows.
+  const trainingBytes = plans(data).reduce((n, plan) => n + modelSize(plan).trainingBytes, 0);
+  if (!fitsInMemory({ trainingBytes })) {
+    throw new DataError(file, 1, undefined, `training this model on this data needs ${gib(trainingBytes)} for weights and optimizer state; this machine has ${gib(totalmem())}; raise min_count or use hash_buckets for the largest vocabularies`);
   }
 }

@@ -7,7 +7,8 @@ import type { ModelData } from "../plan/model-data.js";
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import { DOMAIN_ID_INPUT } from "../graph/names.js";
 import { fieldsSpec, sideSpec } from "../spec/retrieval.js";
-import type { RetrievalMetric, RetrievalSpec, Side, Spec } from "../spec/types.js";
+import { SIDES, type RetrievalMetric, type RetrievalSpec, type Side, type Spec } from "../spec/types.js";
+import { resolve } from "../plan/resolve.js";
 import type { EmbeddingStore } from "./embedding-store.js";
 import { encodeTrainBatch, mulberry32, type TrainBatch } from "./train-batch.js";
 import type { RawRow } from "./cells.js";
@@ -57,7 +58,7 @@ export async function trainRetrieval(options: RetrievalTrainOptions): Promise<Re
   const log = options.log ?? (() => {});
   const mode = options.overwrite ? "overwrite" : "fresh";
   inspectRunFolder(options.out, mode);
-  const summary = await summarizeTrainingData(fields, options.train);
+  const summary = await summarizeTrainingData(fields, options.train, (data) => SIDES.map((side) => resolve(sideSpec(r, side), { data, towerWidth: r.embedding.dim })));
   // The validation catalogue: every item of the training and validation pairs.
   const itemColumns = new Map(r.item.features.map((f) => [f.column, `item feature ${f.name}`]));
   const catalogue = await readItemCatalog([options.train, ...(options.valid ? [options.valid] : [])], r.item.id, itemColumns);
