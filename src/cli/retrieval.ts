@@ -4,7 +4,7 @@ import { Option } from "commander";
 import type { CompiledRetrieval } from "../compiler/frontend.js";
 import { compileRetrievalInference, compileRetrievalTrainStep } from "../compiler/retrieval.js";
 import { writeFilesAtomic } from "../runtime/output.js";
-import { embedRows } from "../runtime/retrieval-search.js";
+import { CUTOFFS, embedRows } from "../runtime/retrieval-search.js";
 import { evaluateRetrieval, type RetrievalEvaluation } from "../runtime/retrieval-eval.js";
 import { readItemCatalog, readQueryRows, towerColumns } from "../runtime/retrieval-data.js";
 import { loadRetrievalFolder, towerSession } from "../runtime/retrieval-folder.js";
@@ -29,11 +29,12 @@ export function compileRetrievalFolder(c: CompiledRetrieval, out: string, opts: 
 export async function trainRetrievalCommand(c: CompiledRetrieval, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }): Promise<void> {
   if (opts.resume) throw new UsageError("--resume is not available for retrieval models yet; start the run again (or with --overwrite)");
   if (opts.evalEvery) throw new UsageError("--eval-every is not available for retrieval models yet; they are evaluated after each epoch");
+  if (opts.checkpointEvery !== undefined) throw new UsageError("--checkpoint-every is not available for retrieval models yet; they are checkpointed after each epoch");
   const bar = progressReporter();
   const t0 = performance.now();
   const result = await trainRetrieval({
     spec: c.spec, train: opts.data, valid: opts.valid, out: opts.out, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed,
-    ep: opts.ep, threads: opts.threads, overwrite: opts.overwrite, checkpointEvery: opts.checkpointEvery, progress: bar.update, log: (l) => process.stderr.write(`${l}\n`),
+    ep: opts.ep, threads: opts.threads, overwrite: opts.overwrite, progress: bar.update, log: (l) => process.stderr.write(`${l}\n`),
   }).finally(bar.stop);
   process.stderr.write(`trained ${result.steps} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s (${Math.round(result.rowsPerSecond)} rows/s)\n`);
   if (result.best) process.stdout.write(`best model (epoch ${result.best.epoch}) on ${opts.valid}, exact search over the ${result.best.items} items of the training and validation pairs:\n${retrievalTable(result.best)}\n`);
@@ -43,14 +44,15 @@ export async function trainRetrievalCommand(c: CompiledRetrieval, opts: { data: 
 /** Recall and NDCG at 10/50/100, overall and per domain; through the index too when it was used. */
 export function retrievalTable(e: RetrievalEvaluation): string {
   const f = (x: number) => (Number.isNaN(x) ? "–" : x.toFixed(4));
+  const at = CUTOFFS.map((k) => `@${k}`);
   const rowsOf = (how: string, m: RetrievalEvaluation["exact"]) => [["all", m.overall] as const, ...Object.entries(m.domains)].map(([name, g]) => [
-    `${name}${how}`, String(g.rows), ...["@10", "@50", "@100"].map((k) => f(g.recall[k])), ...["@10", "@50", "@100"].map((k) => f(g.ndcg[k])),
+    `${name}${how}`, String(g.rows), ...at.map((k) => f(g.recall[k])), ...at.map((k) => f(g.ndcg[k])),
   ]);
-  const header = ["domain", "rows", "recall@10", "recall@50", "recall@100", "ndcg@10", "ndcg@50", "ndcg@100"];
+  const header = ["domain", "rows", ...at.map((k) => `recall${k}`), ...at.map((k) => `ndcg${k}`)];
   const parts = [textTable(header, rowsOf(e.index ? " (exact)" : "", e.exact))];
   if (e.index) {
     parts.push(textTable(header, rowsOf(" (index)", e.index)));
-    parts.push(`index recall against exact search: ${["@10", "@50", "@100"].map((k) => `${k} ${f(e.index!.recall_vs_exact[k])}`).join(", ")}`);
+    parts.push(`index recall against exact search: ${at.map((k) => `${k} ${f(e.index!.recall_vs_exact[k])}`).join(", ")}`);
   }
   if (e.unknown_items) parts.push(`${e.unknown_items} rows have a positive item missing from the catalogue (counted as misses)`);
   return parts.join("\n\n");
