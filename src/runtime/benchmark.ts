@@ -84,7 +84,7 @@ export async function benchTrainStep(spec: Spec, batch: number, threads: number,
   const ms = await timeIt(() => {
     const rows = batches[n++ % batches.length];
     return runTrainStep(session, spec, step, state, {
-      rows, domains: rows.map((r) => r.domain), labels: Float32Array.from(rows, (r) => r.label),
+      batch: { rows, domains: rows.map((r) => r.domain) }, labels: Float32Array.from(rows, (r) => r.label),
       lr: 1e-3, embeddingLr: 1e-3, step: n, seed: n, file: "synthetic",
     });
   }, options.seconds ?? 2);

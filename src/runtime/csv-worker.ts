@@ -2,6 +2,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DataError } from "./cells.js";
 import { packCells } from "./packed-row.js";
 import { csvRecords } from "./readers.js";
+import { creditedSender } from "./worker-channel.js";
 
 /**
  * Parses a CSV file off the main thread for `openRows(…, { worker: true })`: the header, then chunks of
@@ -21,17 +22,7 @@ const AHEAD = 4;
 if (!isMainThread && parentPort && (workerData as { csvWorker?: boolean })?.csvWorker) {
   const port = parentPort;
   const path = (workerData as { path: string }).path;
-  let credit = AHEAD;
-  let waiting: (() => void) | undefined;
-  port.on("message", () => {
-    credit++;
-    waiting?.();
-  });
-  const send = async (m: CsvMessage) => {
-    while (credit === 0) await new Promise<void>((r) => (waiting = r));
-    credit--;
-    port.postMessage(m);
-  };
+  const send = creditedSender<CsvMessage>(port, AHEAD);
   try {
     let header = true;
     let rows: (string | string[])[] = [];

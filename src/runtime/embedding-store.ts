@@ -21,7 +21,8 @@ export interface HostTable {
  */
 export class EmbeddingStore {
   readonly tables = new Map<string, HostTable>();
-  private readonly lookup = new Map<string, (value: string) => number>();
+  /** The row of a raw value in a table (0 = out of vocabulary), as the inference graph maps it. */
+  readonly rowOf: (table: string, value: string) => number;
 
   constructor(spec: Spec, data: ModelData, signature: TrainStepSignature) {
     const features = new Map(spec.features.map((f) => [f.name, f]));
@@ -32,14 +33,16 @@ export class EmbeddingStore {
       // The same initial values as the inference graph's initializer of this table.
       const init = uniform(spec.train.seed, name, [rows, t.dim], EMBEDDING_INIT_BOUND).data as Float32Array;
       this.tables.set(t.name, { name: t.name, rows, dim: t.dim, values: init, slots: signature.slots.map(() => new Float32Array(rows * t.dim)) });
-      this.lookup.set(t.name, rowLookup(owner, data));
     }
+    this.rowOf = rowLookups(spec, data, signature);
   }
+}
 
-  /** The row of a raw value in a table (0 = out of vocabulary), as the inference graph maps it. */
-  rowOf(table: string, value: string): number {
-    return this.lookup.get(table)!(value);
-  }
+/** Each table's value-to-row mapping, without the tables (what the batch worker needs). */
+export function rowLookups(spec: Spec, data: ModelData, signature: TrainStepSignature): (table: string, value: string) => number {
+  const features = new Map(spec.features.map((f) => [f.name, f]));
+  const lookup = new Map(signature.tables.map((t) => [t.name, rowLookup(features.get(t.name) as CategoricalFeature | MultiCategoricalFeature, data)]));
+  return (table, value) => lookup.get(table)!(value);
 }
 
 export function rowLookup(owner: CategoricalFeature | MultiCategoricalFeature, data: ModelData): (value: string) => number {

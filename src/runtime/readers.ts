@@ -9,6 +9,7 @@ import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
 import type { CsvMessage } from "./csv-worker.js";
 import { unpackRow } from "./packed-row.js";
+import { workerMessages } from "./worker-channel.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -136,45 +137,22 @@ export async function* csvRecords(path: string, positions: boolean): AsyncGenera
 function csvInWorker(path: string): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    const worker = new Worker(new URL("./csv-worker.js", import.meta.url), { workerData: { path, csvWorker: true } });
-    const inbox: CsvMessage[] = [];
-    let wake: (() => void) | undefined;
-    let failure: Error | undefined;
-    worker.on("message", (m: CsvMessage) => {
-      inbox.push(m);
-      wake?.();
-    });
-    worker.on("error", (e) => {
-      failure = e;
-      wake?.();
-    });
-    try {
-      for (;;) {
-        // Referenced only while waiting: a reader left suspended (columns read, rows never pulled) must not keep the process alive.
-        worker.ref();
-        while (inbox.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
-        worker.unref();
-        if (failure) throw failure;
-        const m = inbox.shift()!;
-        if (m.kind === "error") throw new DataError(m.file, m.line, m.column, m.reason);
-        if (m.kind === "done") return;
-        worker.postMessage("more");
-        if (m.kind === "header") {
-          header = m.header;
-          continue;
-        }
-        for (const row of m.rows) {
-          if (typeof row === "string") {
-            yield unpackRow(row, header!);
-          } else {
-            const values: Record<string, unknown> = {};
-            for (let i = 0; i < header!.length; i++) values[header![i]] = row[i + 1];
-            yield { values, line: Number(row[0]) };
-          }
+    for await (const m of workerMessages<CsvMessage>(new URL("./csv-worker.js", import.meta.url), { path, csvWorker: true })) {
+      if (m.kind === "error") throw new DataError(m.file, m.line, m.column, m.reason);
+      if (m.kind === "done") return;
+      if (m.kind === "header") {
+        header = m.header;
+        continue;
+      }
+      for (const row of m.rows) {
+        if (typeof row === "string") {
+          yield unpackRow(row, header!);
+        } else {
+          const values: Record<string, unknown> = {};
+          for (let i = 0; i < header!.length; i++) values[header![i]] = row[i + 1];
+          yield { values, line: Number(row[0]) };
         }
       }
-    } finally {
-      await worker.terminate();
     }
   };
   return peekable(iterate(), () => header!);

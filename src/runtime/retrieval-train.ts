@@ -10,7 +10,8 @@ import { fieldsSpec, sideSpec } from "../spec/retrieval.js";
 import { SIDES, type RetrievalMetric, type RetrievalSpec, type Side, type Spec } from "../spec/types.js";
 import { resolve } from "../plan/resolve.js";
 import type { EmbeddingStore } from "./embedding-store.js";
-import { encodeTrainBatch, mulberry32, type TrainBatch } from "./train-batch.js";
+import { mulberry32, stepSeed } from "./batch-encoding.js";
+import { encodeTrainBatch, type TrainBatch } from "./train-batch.js";
 import type { RawRow } from "./cells.js";
 import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { summarizeTrainingData } from "./data-stats.js";
@@ -145,11 +146,11 @@ class RetrievalLoop {
       const allLogQ = Float32Array.from([...logQ, ...negatives.map(() => -Math.log(this.seen.size))]);
       const extra: Record<string, ort.Tensor> = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", allKeys, [allKeys.length]) };
       if (this.r.loss.logq) extra[ITEM_LOG_Q_INPUT] = new ort.Tensor("float32", allLogQ, [allLogQ.length]);
-      const seed = (t.seed * 7919 + state.step + 1) % 16_000_000;
+      const seed = stepSeed(t.seed, state.step + 1);
       const encoded = encodeTowers(this.r, step.signature, state.store, batch, negatives.map(([, row]) => row), this.o.train, seed);
       state.step++;
       const out = await runTrainStep(session, this.fields, step, state, {
-        rows: batch, domains: batch.map((row) => row.domain), extra, encoded, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step,
+        batch: { encoded }, extra, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step,
         seed, file: this.o.train,
       });
       rowsDone += batch.length;

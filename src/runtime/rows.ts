@@ -1,5 +1,5 @@
 import type { Spec } from "../spec/types.js";
-import { DataError, type RawRow } from "./batch.js";
+import { DataError, type RawRow } from "./cells.js";
 
 /** A training or evaluation row with its label and domain id resolved. */
 export interface LabelledRow extends RawRow {

@@ -43,14 +43,12 @@ export function initialStepState(spec: Spec, step: CompiledTrainStep, data: Mode
 }
 
 export interface StepInputs {
-  rows: RawRow[];
-  domains: ArrayLike<number>;
+  /** The batch: raw rows with their domain ids, or already encoded (by the batch worker, or a retrieval step's towers). */
+  batch: { rows: RawRow[]; domains: ArrayLike<number> } | { encoded: TrainBatch };
   /** Absent for steps without a label input (retrieval). */
   labels?: Float32Array;
   /** Further inputs of the step graph, by name. */
   extra?: Record<string, ort.Tensor>;
-  /** The batch already encoded (a retrieval step encodes its towers' rows separately); else `rows` are. */
-  encoded?: TrainBatch;
   lr: number;
   embeddingLr: number;
   /** 1-based step number (Adam's bias correction). */
@@ -67,10 +65,10 @@ export interface StepInputs {
  */
 export async function runTrainStep(session: ort.InferenceSession, spec: Spec, step: CompiledTrainStep, state: StepState, b: StepInputs): Promise<{ loss: number; terms: Record<string, number>; ortMs: number }> {
   const sig = step.signature;
-  const enc = b.encoded ?? encodeTrainBatch(spec, sig, state.store, b.rows, Array.from(b.domains), b.file, b.seed);
+  const enc = "encoded" in b.batch ? b.batch.encoded : encodeTrainBatch(spec, sig, state.store, b.batch.rows, b.batch.domains, b.file, b.seed);
   const feeds = enc.feeds;
   const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
-  if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.rows.length]);
+  if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.labels.length]);
   Object.assign(feeds, b.extra);
   for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
   for (const [name, v] of state.slots) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name.split("::")[0])!.shape as number[]);

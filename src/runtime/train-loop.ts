@@ -9,12 +9,11 @@ import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layou
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
 import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
-import { openRows } from "./readers.js";
 import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
-import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
-import { bufferedShuffle, rowCodec } from "./shuffle.js";
+import { epochBatches, type EpochBatch } from "./batch-pipeline.js";
+import { gatherBatch } from "./train-batch.js";
 import { runTrainStep } from "./step-runner.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
@@ -105,47 +104,47 @@ export class TrainingLoop {
 
   private async epoch(): Promise<void> {
     const { options, spec, state } = this.s;
-    const source = openRows(options.train, { positions: false, worker: true }); // validated by the first pass; parsed beside the steps
-    checkColumns(spec, await source.columns(), options.train);
-    const stream = bufferedShuffle(source.rows(), options.shuffleBuffer ?? 200_000, spec.train.seed, `shuffle-epoch${state.epoch}`, rowCodec());
     this.batchIndex = this.rowsInEpoch = 0;
     this.epochLoss = new LossMeans();
     this.evaluationDue = false;
-    let batch: LabelledRow[] = [];
-    for await (const row of stream) {
-      const labelled = labelRow(spec, row, options.train);
-      if (!labelled) continue;
-      batch.push(labelled);
-      if (batch.length === spec.train.batch_size) {
-        await this.batch(batch);
-        batch = [];
+    const batches = epochBatches({
+      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: options.shuffleBuffer ?? 200_000,
+      stream: `shuffle-epoch${state.epoch}`, skip: state.batchInEpoch, firstStep: state.step + 1,
+    });
+    for await (const b of batches) {
+      this.batchIndex++;
+      if (b.kind === "skipped") {
+        this.rowsInEpoch += b.rows; // already trained on before the interruption
+        continue;
       }
+      await this.batch(b);
     }
-    if (batch.length) await this.batch(batch);
   }
 
-  private async batch(batch: LabelledRow[]): Promise<void> {
+  private async batch(b: Extract<EpochBatch, { kind: "batch" }>): Promise<void> {
     const { options, spec, state } = this.s;
     const t = spec.train;
-    this.rowsInEpoch += batch.length;
-    if (this.batchIndex++ < state.batchInEpoch) return; // already trained on before the interruption
+    const rows = b.encoded.rows;
+    this.rowsInEpoch += rows;
     if (this.evaluationDue) {
       this.evaluationDue = false;
       const r = await this.evaluate(this.epochLoss.loss(), "step");
       if (r) this.s.log(`step ${r.step}: train loss ${r.train_loss.toFixed(4)}, valid ${this.metricName} ${Math.abs(this.score(r)).toFixed(4)}`);
     }
+    if (b.step !== state.step + 1) throw new Error(`batch worker out of step: got step ${b.step}, expected ${state.step + 1}`);
     state.step++;
+    // The embedding rows are read now, after the previous step wrote its updates back.
+    const encoded = gatherBatch(this.s.step.signature, state.store, b.encoded);
     const { loss, terms, ortMs } = await runTrainStep(this.s.session, spec, this.s.step, state, {
-      rows: batch, domains: batch.map((r) => r.domain), labels: Float32Array.from(batch, (r) => r.label),
-      lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: (t.seed * 7919 + state.step) % 16_000_000, file: options.train,
+      batch: { encoded }, labels: b.labels, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: b.seed, file: options.train,
     }).catch((e) => {
       state.step--;
       throw e;
     });
     this.ortMs += ortMs;
-    for (const means of [this.epochLoss, this.sinceEvaluation, this.window]) means.add(loss, terms, batch.length);
+    for (const means of [this.epochLoss, this.sinceEvaluation, this.window]) means.add(loss, terms, rows);
     this.logStep();
-    this.rowsSeen += batch.length;
+    this.rowsSeen += rows;
     state.batchInEpoch = this.batchIndex;
     this.stepsThisRun++;
     const elapsed = (performance.now() - this.started) / 1000;

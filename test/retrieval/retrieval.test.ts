@@ -157,7 +157,7 @@ test("the train step's softmax loss (with extra negatives) equals the loss compu
   const expected = referenceLoss(await embed("query", raw), await embed("item", [...raw, ...negatives]), rows.length, 5, 0.2, keys, logQ);
   // Router noise is off in this spec, so the step's forward is the exported models' forward.
   const encoded = encodeTowers(r, step.signature, state.store, raw, negatives, "test", 1);
-  const result = await runTrainStep(session, fields, step, state, { rows: raw, domains: domainIdsOf(fields, rows), extra, encoded, lr: 0.01, embeddingLr: 0.01, step: 1, seed: 1, file: "test" });
+  const result = await runTrainStep(session, fields, step, state, { batch: { encoded }, extra, lr: 0.01, embeddingLr: 0.01, step: 1, seed: 1, file: "test" });
   assert.ok(Math.abs(result.terms.softmax - expected) < 1e-4, `step ${result.terms.softmax} vs exported ${expected}`);
   assert.ok(result.terms.mutual_information !== undefined && result.terms.load_balance !== undefined);
 });

@@ -1,0 +1,60 @@
+import type { TrainStepSignature } from "../compiler/train-step.js";
+import type { ModelData } from "../plan/model-data.js";
+import type { Spec } from "../spec/types.js";
+import { UserError } from "../diagnostics/errors.js";
+import type { EncodedRows } from "./batch-encoding.js";
+import { DataError } from "./cells.js";
+import { workerMessages } from "./worker-channel.js";
+
+/**
+ * An epoch's batches prepared in a worker thread while the main thread runs steps: the file is read and
+ * parsed, shuffled, labelled, cut into batches and encoded there (runtime/batch-worker.ts). ONNX Runtime's
+ * `run` in Node.js holds the main thread for the whole step, so only another thread can overlap with it;
+ * what is left on the main thread is the gather of embedding rows (they change with every step) and the
+ * write-back.
+ */
+export interface EpochJob {
+  file: string;
+  spec: Spec;
+  signature: TrainStepSignature;
+  data: ModelData;
+  shuffleBuffer: number;
+  /** Name of the epoch's shuffle stream (the order depends on it and the run's seed). */
+  stream: string;
+  /** Batches of this epoch already trained on (resume): counted, not encoded. */
+  skip: number;
+  /** Step number of the first batch after `skip`; later batches count up from it. */
+  firstStep: number;
+}
+
+export type EpochMessage =
+  | { kind: "batch"; step: number; seed: number; encoded: EncodedRows; labels: Float32Array }
+  | { kind: "skipped"; rows: number }
+  | { kind: "done" }
+  | { kind: "error"; message: string; data?: { file: string; line: number; column?: number; reason: string }; user: boolean; exitCode?: number; stack?: string };
+
+export type EpochBatch = Exclude<EpochMessage, { kind: "done" | "error" }>;
+
+/** The epoch's batches in training order; a data error in the worker arrives as the same positioned error. */
+export async function* epochBatches(job: EpochJob): AsyncGenerator<EpochBatch> {
+  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job)) {
+    if (m.kind === "done") return;
+    if (m.kind === "error") throw revive(m);
+    yield m;
+  }
+}
+
+function revive(m: Extract<EpochMessage, { kind: "error" }>): Error {
+  if (m.data) return new DataError(m.data.file, m.data.line, m.data.column, m.data.reason);
+  if (m.user) return new UserError(m.message, m.exitCode);
+  const e = new Error(`in the batch worker: ${m.message}`);
+  if (m.stack) e.stack = m.stack;
+  return e;
+}
+
+/** How the worker reports what stopped it. */
+export function errorMessage(e: unknown): Extract<EpochMessage, { kind: "error" }> {
+  if (e instanceof DataError) return { kind: "error", message: e.message, data: { file: e.file, line: e.line, column: e.column, reason: e.reason }, user: true };
+  if (e instanceof UserError) return { kind: "error", message: e.message, user: true, exitCode: e.exitCode };
+  return { kind: "error", message: (e as Error)?.message ?? String(e), user: false, stack: (e as Error)?.stack };
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { compileTrainStep } from "../../src/compiler/train-step.js";
+import { encodeRows, stepSeed } from "../../src/runtime/batch-encoding.js";
+import { epochBatches, type EpochBatch, type EpochJob } from "../../src/runtime/batch-pipeline.js";
+import { DataError } from "../../src/runtime/cells.js";
+import { rowLookups } from "../../src/runtime/embedding-store.js";
+import { openRows } from "../../src/runtime/readers.js";
+import { labelRow, type LabelledRow } from "../../src/runtime/rows.js";
+import { bufferedShuffle, rowCodec } from "../../src/runtime/shuffle.js";
+import { compileText } from "../helpers/specs.js";
+import { syntheticCesaa, writeSynthetic } from "../helpers/synthetic.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mdr-batches-"));
+// oov_rate draws from each step's seed, so a batch encoded with the wrong step number would differ.
+const spec = compileText(`
+model synthetic {
+  domain d { column: "domain", values: [news, video, shop] }
+  features {
+    categorical user { dim: 8, oov_rate: 0.2 }
+    categorical item { dim: 8 }
+    numeric x {}
+  }
+${syntheticCesaa}
+  train { optimizer: adam, lr: 0.01, batch_size: 32, epochs: 1, seed: 5 }
+}`).spec!;
+const data = {
+  vocabularies: { user: Array.from({ length: 200 }, (_, i) => `u${i}`), item: Array.from({ length: 300 }, (_, i) => `i${i}`) },
+  numeric: {},
+};
+const signature = compileTrainStep(spec, { data }).signature;
+
+async function collect(job: EpochJob): Promise<EpochBatch[]> {
+  const out: EpochBatch[] = [];
+  for await (const b of epochBatches(job)) out.push(b);
+  return out;
+}
+
+/** The same epoch on this thread, step by step. */
+async function expected(file: string, shuffleBuffer: number, stream: string, firstStep: number) {
+  const rowOf = rowLookups(spec, data, signature);
+  const batches: LabelledRow[][] = [[]];
+  for await (const row of bufferedShuffle(openRows(file, { positions: false }).rows(), shuffleBuffer, spec.train.seed, stream, rowCodec())) {
+    const l = labelRow(spec, row, file);
+    if (!l) continue;
+    if (batches[batches.length - 1].length === spec.train.batch_size) batches.push([]);
+    batches[batches.length - 1].push(l);
+  }
+  return batches.map((b, i) => ({
+    labels: Float32Array.from(b, (r) => r.label),
+    encoded: encodeRows(spec, signature, rowOf, b, b.map((r) => r.domain), file, stepSeed(spec.train.seed, firstStep + i)),
+  }));
+}
+
+test("an epoch's batches from the worker: every row once, in the shuffled order, encoded as on the main thread", async () => {
+  const file = join(dir, "train.csv");
+  const written = writeSynthetic(file, 300, 9);
+  const job: EpochJob = { file, spec, signature, data, shuffleBuffer: 64, stream: "shuffle-epoch0", skip: 0, firstStep: 11 };
+  const got = await collect(job);
+  const want = await expected(file, 64, "shuffle-epoch0", 11);
+  assert.equal(got.length, Math.ceil(300 / 32));
+  assert.equal(got.length, want.length);
+  got.forEach((b, i) => {
+    assert.equal(b.kind, "batch");
+    if (b.kind !== "batch") return;
+    assert.equal(b.step, 11 + i);
+    assert.equal(b.seed, stepSeed(spec.train.seed, 11 + i));
+    assert.deepEqual(b.labels, want[i].labels);
+    assert.deepEqual(b.encoded, want[i].encoded);
+  });
+  const labels = got.flatMap((b) => (b.kind === "batch" ? [...b.labels] : []));
+  assert.equal(labels.length, 300);
+  assert.equal(labels.reduce((a, x) => a + x, 0), written.labels.reduce((a, x) => a + x, 0));
+  // The shuffle really reorders: not the file's label sequence.
+  assert.notDeepEqual(labels, written.labels);
+
+  // A resumed epoch counts the batches it already trained on and numbers the rest from the next step.
+  const resumed = await collect({ ...job, skip: 3, firstStep: 14 });
+  assert.deepEqual(resumed.slice(0, 3).map((b) => b.kind === "skipped" && b.rows), [32, 32, 32]);
+  assert.deepEqual(resumed.slice(3), got.slice(3));
+});
+
+test("a bad row or a missing column found by the worker is the same positioned data error", async () => {
+  const bad = join(dir, "bad.csv");
+  writeFileSync(bad, "user,item,x,domain,label\nu1,i1,0.5,news,1\nu2,i2,0.1,video,maybe\n");
+  const job: EpochJob = { file: bad, spec, signature, data, shuffleBuffer: 8, stream: "s", skip: 0, firstStep: 1 };
+  await assert.rejects(collect(job), (e: unknown) => e instanceof DataError && e.line === 3 && /label 'label' must be 0 or 1, got "maybe"/.test(e.message));
+  const missing = join(dir, "missing.csv");
+  writeFileSync(missing, "user,x,domain,label\nu1,0.5,news,1\n");
+  await assert.rejects(collect({ ...job, file: missing }), (e: unknown) => e instanceof DataError && /missing column 'item'/.test(e.message));
+});
