@@ -74,14 +74,17 @@ export function activate(g: Graph, x: Tensor, activation: Activation): Tensor {
   }
 }
 
-/** Layer norm whose scale/shift may be stacked per expert ([E, 1, w] against activations [E, N, w]). */
-function norm(g: Graph, h: Tensor, p: LayerParams): Tensor {
+/**
+ * Layer norm whose scale/shift may be stacked per expert: [E, w] against activations [N, E, w], or as
+ * [E, 1, w] against [E, N, w].
+ */
+function norm(g: Graph, h: Tensor, p: LayerParams, rowsFirst = false): Tensor {
   if (!p.lnScale || !p.lnBias) return h;
   if (p.lnScale.shape.length === 1) return g.layerNorm(h, p.lnScale, p.lnBias);
   const ones = g.floats([1], [1]);
   const zeros = g.floats([0], [1]);
   const n = g.layerNorm(h, ones, zeros);
-  return g.add(g.mul(n, g.unsqueeze(p.lnScale, [1])), g.unsqueeze(p.lnBias, [1]));
+  return rowsFirst ? g.add(g.mul(n, p.lnScale), p.lnBias) : g.add(g.mul(n, g.unsqueeze(p.lnScale, [1])), g.unsqueeze(p.lnBias, [1]));
 }
 
 /** Runs an MLP on x [n, in] with plain parameters. */
@@ -95,25 +98,37 @@ export function mlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: Ml
   return h;
 }
 
+/** Stacked activations expert-major [E, N, w] (what batched MatMul needs) or row-major [N, E, w] (what a per-row selection needs). */
+export type StackedLayout = "experts-first" | "rows-first";
+
 /**
- * Runs every expert of a stacked pool on every row: x [N, in] → [E, N, out]. The first layer is one
- * wide MatMul against the weights laid out [in, E·h]; later layers are batched MatMuls.
+ * Runs every expert of a stacked pool on every row: x [N, in] → [E, N, out] (or [N, E, out]). The first
+ * layer is one wide MatMul against the weights laid out [in, E·h]; its result is rows-first, and stays so
+ * through elementwise work and one-wide layers (a multiply and a sum, no MatMul); a batched MatMul layer
+ * turns it expert-first. Each change of layout is a Transpose, forward and backward, so there are as few
+ * as the layers allow.
  */
-export function stackedMlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: MlpShape, copies: number): Tensor {
+export function stackedMlpForward(g: Graph, x: Tensor, params: LayerParams[], shape: MlpShape, copies: number, layout: StackedLayout = "experts-first"): Tensor {
   let h: Tensor | undefined;
+  let rowsFirst = true;
   params.forEach((p, i) => {
     const width = shape.layers[i];
     if (i === 0) {
       const wide = g.reshape(g.transpose(p.weight, [1, 0, 2]), [shape.inWidth, copies * width]);
       const flat = g.add(g.matmul(x, wide), g.reshape(p.bias, [copies * width]));
-      h = g.transpose(g.reshape(flat, [-1, copies, width], x.shape[0]), [1, 0, 2]);
+      h = g.reshape(flat, [-1, copies, width], x.shape[0]);
+    } else if (width === 1 && rowsFirst) {
+      const column = g.reshape(p.weight, [copies, shape.layers[i - 1]]);
+      h = g.add(g.reduceSum(g.mul(h!, column), [2], true), p.bias); // bias [E, 1]
     } else {
+      if (rowsFirst) h = g.transpose(h!, [1, 0, 2]);
+      rowsFirst = false;
       h = g.add(g.matmul(h!, p.weight), g.unsqueeze(p.bias, [1]));
     }
     const last = i === params.length - 1;
-    if (!last || shape.activateLast) h = dropout(g, activate(g, norm(g, h!, p), shape.activation), shape.dropout);
+    if (!last || shape.activateLast) h = dropout(g, activate(g, norm(g, h!, p, rowsFirst), shape.activation), shape.dropout);
   });
-  return h!;
+  return rowsFirst === (layout === "rows-first") ? h! : g.transpose(h!, [1, 0, 2]);
 }
 
 const slices = new WeakMap<Tensor, Tensor[]>();

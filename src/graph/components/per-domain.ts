@@ -11,8 +11,8 @@ import type { BuildContext } from "./context.js";
 export function byDomain(ctx: BuildContext, group: ExpertGroup, strategy: PerDomainStrategy): Tensor {
   const { g, D } = ctx;
   if (strategy === "all-rows") {
-    const all = stackedMlpForward(g, group.input, group.params, group.shape, D); // [D, N, out]
-    return selectDomain(g, g.transpose(all, [1, 0, 2]), ctx.domainOneHot);
+    const all = stackedMlpForward(g, group.input, group.params, group.shape, D, "rows-first"); // [N, D, out]
+    return selectDomain(g, all, ctx.domainOneHot);
   }
   return dispatch(g, [group], g.unsqueeze(ctx.features.domain, [1]), undefined, "sparse");
 }
