@@ -1,5 +1,5 @@
 import onnxProto from "onnx-proto";
-import type { GraphBuilder, GraphIO, Initializer } from "../graph/builder.js";
+import type { GraphBuilder, GraphIO, Initializer, Node } from "../graph/builder.js";
 import { ONNX_ELEM_TYPE, type AttrValue, type Dim, type TensorData } from "../graph/tensor.js";
 import { opsetInfo } from "./opset.js";
 
@@ -31,7 +31,7 @@ const EXTERNAL_MIN_TENSOR = 1024;
 /** Serialises a built graph to ONNX protobuf bytes; the same graph always gives the same bytes. */
 export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
   const info = opsetInfo(g.opset);
-  const nodes = g.liveNodes();
+  const nodes = foldOutputIdentities(g.liveNodes(), new Set(g.outputs.map((o) => o.name)));
   // Constants only dead nodes read go with them; parameters always stay (checkpoints map onto them).
   const used = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
   const initializers = g.initializers.filter((t) => used.has(t.name) || g.parameters.has(t.name));
@@ -84,6 +84,27 @@ export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
   });
   const bytes = onnx.ModelProto.encode(model).finish();
   return external ? { model: bytes, externalData: concat(chunks, offset) } : { model: bytes };
+}
+
+/**
+ * A graph output is named by an Identity of the value that computes it; ONNX Runtime runs such an Identity
+ * as a copy (a train step's every updated parameter and optimizer slot, each step). Where the value comes
+ * from a node and is no output itself, that node writes the output directly instead, and its readers
+ * read it under the output's name.
+ */
+function foldOutputIdentities(nodes: Node[], outputs: Set<string>): Node[] {
+  const produced = new Set(nodes.flatMap((n) => n.outputs));
+  const rename = new Map<string, string>();
+  const folded = new Set<Node>();
+  for (const n of nodes) {
+    const [from] = n.inputs;
+    const [to] = n.outputs;
+    if (n.opType !== "Identity" || !outputs.has(to) || !produced.has(from) || outputs.has(from) || rename.has(from)) continue;
+    rename.set(from, to);
+    folded.add(n);
+  }
+  const renamed = (x: string) => rename.get(x) ?? x;
+  return nodes.filter((n) => !folded.has(n)).map((n) => ({ ...n, inputs: n.inputs.map(renamed), outputs: n.outputs.map(renamed) }));
 }
 
 /** probability and logit first, debug outputs after, in creation order. */
