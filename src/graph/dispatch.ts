@@ -29,9 +29,17 @@ export function dispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor
   return mode === "dense" ? denseDispatch(g, groups, idx, w, denseWeights, allRows) : sparseDispatch(g, groups, idx, w);
 }
 
-/** Every expert of a group on every row: [copies, N, out]. */
+/**
+ * Every expert of a group on every row: [copies, N, out]. A one-layer expert is one wide MatMul; deeper
+ * ones run as one Gemm chain per expert, stacked at the end: a batched MatMul after the wide first layer
+ * would need its [N, E, h] activations turned expert-first, a copy larger than the output.
+ */
 export function runAllRows(g: Graph, group: ExpertGroup): Tensor {
-  return g.scope(group.name, () => stackedMlpForward(g, group.input, group.params, group.shape, group.copies));
+  return g.scope(group.name, () => {
+    if (group.shape.layers.length === 1 || group.copies === 1) return stackedMlpForward(g, group.input, group.params, group.shape, group.copies);
+    const ys = Array.from({ length: group.copies }, (_, c) => g.scope(`expert${c}`, () => g.unsqueeze(mlpForward(g, group.input, expertSlice(g, group.params, c), group.shape), [0])));
+    return g.concat(ys, 0);
+  });
 }
 
 function selectionCounts(g: Graph, idx: Tensor, experts: number): Tensor {
@@ -84,12 +92,11 @@ function denseDispatch(g: Graph, groups: ExpertGroup[], idx: Tensor, w: Tensor |
   const E = expertCount(groups);
   const out = groups[0].outWidth;
   return g.scope("dense", () => {
-    const ys = groups.map(allRows);
-    const all = g.transpose(g.concat(ys, 0), [1, 0, 2]); // [N, E, out]
+    const all = groups.length === 1 ? allRows(groups[0]) : g.concat(groups.map(allRows), 0); // [E, N, out]
     const weights = denseWeights ?? (w
       ? g.reduceSum(g.mul(g.cast(g.oneHotMask(idx, E), "float32"), g.unsqueeze(w, [-1])), [1])
       : g.reduceSum(g.cast(g.oneHotMask(idx, E), "float32"), [1]));
-    return g.reshape(g.matmul(g.unsqueeze(weights, [1]), all), [-1, out], idx.shape[0]);
+    return g.reshape(g.matmul(g.unsqueeze(weights, [1]), g.transpose(all, [1, 0, 2])), [-1, out], idx.shape[0]);
   });
 }
 
