@@ -4,7 +4,68 @@ import type { DispatchMode } from "../src/graph/dispatch.js";
 import { benchInference as measureModel } from "../src/runtime/benchmark.js";
 import type { Spec } from "../src/spec/types.js";
 import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
-import { loadSpec, root } from "./util.js";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ort from "onnxruntime-node";
+import { timeIt } from "../src/runtime/benchmark.js";
+import { createSession } from "../src/runtime/session.js";
+import { loadSpec, pythonWithTorch, root, torchThreads } from "./util.js";
+
+interface TorchInference {
+  threads: number;
+  /** PyTorch eager, sparse dispatch (index_add), no_grad. */
+  eager: number;
+  /** ONNX Runtime on PyTorch's own ONNX export of the dense form (every expert, gate-weighted). */
+  export: number;
+  /** mdrc's sparse and dense cesaa_small, measured again right beside them (these machines' speed drifts within minutes). */
+  sparse: number;
+  dense: number;
+}
+
+const RANGES = [1000, 2000, 5000, 10000, 20000, 50000, 100000, 100000];
+
+/**
+ * The competitors on cesaa_small at batch 4,096 (bench/pytorch/cesaa_small.py): PyTorch eager, and ONNX
+ * Runtime running the model PyTorch exports, in this process like mdrc's own; undefined without torch.
+ */
+async function pytorchInference(small: Spec): Promise<TorchInference[] | undefined> {
+  const python = pythonWithTorch();
+  if (!python) {
+    console.log("  PyTorch: not measured (no python3 with torch; Debian: apt install python3-torch, or set PYTHON)");
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "mdr-bench-torch-"));
+  try {
+    const out: TorchInference[] = [];
+    const n = 4096;
+    const ids = new BigInt64Array(n * RANGES.length);
+    for (let i = 0; i < n; i++) RANGES.forEach((r, j) => (ids[i * RANGES.length + j] = BigInt(1 + ((i * 7919 + j * 104729) % r))));
+    const feeds = {
+      ids: new ort.Tensor("int64", ids, [n, RANGES.length]),
+      nums: new ort.Tensor("float32", Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i)), [n, 4]),
+      domain: new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3)), [n]),
+    };
+    for (const threads of [1, 2]) {
+      const path = join(dir, `dense_t${threads}.onnx`);
+      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, "infer", String(threads), String(n), "2", path], { encoding: "utf8", env: torchThreads(threads), stdio: ["ignore", "pipe", "ignore"] });
+      const r = JSON.parse(line.trim().split("\n").pop()!) as { eager_rows_per_s: number; torch: string; blas: string };
+      const session = await createSession(path, { threads });
+      const ms = await timeIt(() => session.run(feeds), 1.5);
+      await session.release();
+      const exported = Math.round((n * 1000) / ms);
+      const sparse = (await measure(small, "sparse", n, threads)).rows_per_s;
+      const dense = (await measure(small, "dense", n, threads)).rows_per_s;
+      const f = (x: number) => x.toLocaleString("en-US");
+      console.log(`  PyTorch ${r.torch} (${r.blas}) cesaa_small threads ${threads} batch ${n}: eager ${f(r.eager_rows_per_s)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)}`);
+      out.push({ threads, eager: r.eager_rows_per_s, export: exported, sparse, dense });
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface InferenceRow extends Record<string, string | number> {
   model: string;
@@ -21,7 +82,7 @@ export async function measure(spec: Spec, dispatch: DispatchMode | undefined, ba
   return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: r.rows_per_s, latency_us: Math.round(r.ms * 1000) };
 }
 
-export async function benchInference(): Promise<{ rows: InferenceRow[]; summary: Record<string, number> }> {
+export async function benchInference(): Promise<{ rows: InferenceRow[]; summary: Record<string, number | string> }> {
   const rows: InferenceRow[] = [];
   const examples = ["shared_bottom", "mmoe", "ple", "star", "cesaa"].map((n) => loadSpec(`${root}examples/movielens/${n}.mdr`));
   const small = loadSpec(`${root}bench/specs/cesaa_small.mdr`);
@@ -44,6 +105,15 @@ export async function benchInference(): Promise<{ rows: InferenceRow[]; summary:
   const chain = gemmChainModel(macs);
   const chainRowsPerS = await chainRowsPerSecond(chain, 1, 0.8);
   const gflops = (rowsPerS: number) => round2((2 * macs * rowsPerS) / 1e9);
+  const torch = await pytorchInference(small);
+  const vsTorch: Record<string, number | string> = {};
+  for (const threads of [1, 2]) {
+    const t = torch?.find((r) => r.threads === threads);
+    vsTorch[`pytorch_eager_rows_per_s_b4096_t${threads}`] = t ? t.eager : "not measured";
+    vsTorch[`ort_on_pytorch_export_rows_per_s_b4096_t${threads}`] = t ? t.export : "not measured";
+    vsTorch[`mdrc_dense_over_ort_export_b4096_t${threads}`] = t ? round2(t.dense / t.export) : "not measured";
+    vsTorch[`mdrc_sparse_over_best_pytorch_b4096_t${threads}`] = t ? round2(t.sparse / Math.max(t.eager, t.export)) : "not measured";
+  }
   const summary = {
     cesaa_small_sparse_rows_per_s_b4096_t1: find("cesaa_small", "sparse", 1, 4096).rows_per_s,
     cesaa_small_dense_rows_per_s_b4096_t1: find("cesaa_small", "dense", 1, 4096).rows_per_s,
@@ -58,6 +128,7 @@ export async function benchInference(): Promise<{ rows: InferenceRow[]; summary:
     cesaa_small_sparse_gflops_t1: gflops(find("cesaa_small", "sparse", 1, 4096).rows_per_s),
     cesaa_small_sparse_fraction_of_gemm_chain: round2(find("cesaa_small", "sparse", 1, 4096).rows_per_s / chainRowsPerS),
     cesaa_small_latency_us_b1_t1: find("cesaa_small", "sparse", 1, 1).latency_us,
+    ...vsTorch,
   };
   return { rows, summary };
 }

@@ -8,7 +8,7 @@ import { benchTrainStep } from "../src/runtime/benchmark.js";
 import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
 import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
-import { loadSpec, root } from "./util.js";
+import { loadSpec, pythonWithTorch, root, torchThreads } from "./util.js";
 
 
 export interface TrainingRow extends Record<string, string | number> {
@@ -33,30 +33,21 @@ export async function measureTraining(spec: Spec, dispatch: DispatchMode | undef
  * PyTorch eager on the same architecture (bench/pytorch/cesaa_small.py), when python3 with torch is
  * installed (Debian: python3-torch); undefined otherwise, and the summary says "not measured".
  */
-function pytorchReference(): { threads: number; batch: number; rows_per_s: number }[] | undefined {
-  // $PYTHON, else python3 on the PATH, else Debian's own (a pyenv python3 may shadow it).
-  const python = [process.env.PYTHON, "python3", "/usr/bin/python3"].find((p) => {
-    if (!p) return false;
-    try {
-      execFileSync(p, ["-c", "import torch"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  });
+async function pytorchReference(small: Spec): Promise<{ threads: number; batch: number; rows_per_s: number; mdrc: number }[] | undefined> {
+  const python = pythonWithTorch();
   if (!python) {
     console.log("  PyTorch: not measured (no python3 with torch; Debian: apt install python3-torch, or set PYTHON)");
     return undefined;
   }
-  const out: { threads: number; batch: number; rows_per_s: number }[] = [];
+  const out: { threads: number; batch: number; rows_per_s: number; mdrc: number }[] = [];
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
-      // One thread count for every pool (torch's, OpenMP's and the BLAS's), or they oversubscribe the cores.
-      const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8", env });
+      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8", env: torchThreads(threads) });
       const r = JSON.parse(line.trim().split("\n").pop()!) as { threads: number; batch: number; rows_per_s: number; torch: string; blas: string };
-      console.log(`  PyTorch ${r.torch} eager (${r.blas}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s`);
-      out.push(r);
+      // mdrc again, right beside it: these machines' speed drifts within minutes.
+      const mdrc = (await measureTraining(small, "sparse", batch, threads)).rows_per_s;
+      console.log(`  PyTorch ${r.torch} eager (${r.blas}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")}`);
+      out.push({ ...r, mdrc });
     }
   }
   return out;
@@ -91,14 +82,14 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
   const chain = gemmChainModel(macs);
   const chainRowsPerS: Record<number, number> = {};
   for (const threads of [1, 2]) chainRowsPerS[threads] = await chainRowsPerSecond(chain, threads);
-  const torch = pytorchReference();
+  const torch = await pytorchReference(small);
   const at = (threads: number, batch: number) => find("cesaa_small", "sparse", threads, batch).rows_per_s;
   const vsTorch: Record<string, number | string> = {};
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
       const t = torch?.find((r) => r.threads === threads && r.batch === batch);
       vsTorch[`pytorch_rows_per_s_b${batch}_t${threads}`] = t ? t.rows_per_s : "not measured";
-      vsTorch[`mdrc_over_pytorch_b${batch}_t${threads}`] = t ? Number((at(threads, batch) / t.rows_per_s).toFixed(2)) : "not measured";
+      vsTorch[`mdrc_over_pytorch_b${batch}_t${threads}`] = t ? Number((t.mdrc / t.rows_per_s).toFixed(2)) : "not measured";
     }
   }
   const torch4096 = (threads: number) => torch?.find((r) => r.threads === threads && r.batch === 4096)?.rows_per_s;

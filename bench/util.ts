@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { createSourceFile } from "../src/diagnostics/source.js";
@@ -33,4 +34,25 @@ export function loadSpec(path: string): Spec {
   const r = compileSpecSource(createSourceFile(path, readFileSync(path, "utf8")));
   if (!r.spec) throw new Error(`${path} does not compile`);
   return r.spec;
+}
+
+let python: string | null | undefined;
+
+/** $PYTHON, else python3 on the PATH, else Debian's own (a pyenv python3 may shadow it): the first that imports torch. */
+export function pythonWithTorch(): string | undefined {
+  python ??= [process.env.PYTHON, "python3", "/usr/bin/python3"].find((p) => {
+    if (!p) return false;
+    try {
+      execFileSync(p, ["-c", "import torch"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  }) ?? null;
+  return python ?? undefined;
+}
+
+/** One thread count for every pool (torch's, OpenMP's and the BLAS's), or they oversubscribe the cores. */
+export function torchThreads(threads: number): NodeJS.ProcessEnv {
+  return { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
 }

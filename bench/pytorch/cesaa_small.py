@@ -9,7 +9,13 @@ sparse embedding gradients with SparseAdam for the tables. Prints one JSON line 
 rows per second of whole steps on batches already in memory (four batches cycled, as the mdrc benchmark
 does).
 
+For inference (`npm run bench -- inference`), `infer` prints rows per second of the eager forward under
+torch.no_grad() (sparse dispatch, as above) and writes the dense form of the same model to an ONNX file
+(every routed expert on every row, weighted by the renormalised top-2 gate: what mdrc's dense dispatch
+computes), exported by torch.onnx at opset 17 with a dynamic batch, for ONNX Runtime to run beside mdrc.
+
 usage: python3 cesaa_small.py <threads> <batch> <seconds>
+       python3 cesaa_small.py infer <threads> <batch> <seconds> <export.onnx>
 """
 import json
 import sys
@@ -64,12 +70,64 @@ class CesaaSmall(nn.Module):
         return logits.gather(1, domain.unsqueeze(1)).squeeze(1)
 
 
+class DenseCesaaSmall(nn.Module):
+    """The same model with dense dispatch: all routed experts on all rows, the gate's top-2 weights as a dense mix."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, nums, domain):
+        m = self.m
+        x = torch.cat([t(ids[:, i]) for i, t in enumerate(m.tables)] + [nums], dim=1)
+        p = torch.softmax(m.router(torch.cat([x, m.domain_emb(domain)], dim=1)), dim=1)
+        w, idx = torch.topk(p, K, dim=1)
+        w = w / w.sum(dim=1, keepdim=True)
+        mix = torch.zeros_like(p).scatter(1, idx, w)
+        h = sum(e(x) for e in m.shared) / SHARED
+        h = h + sum(expert(x) * mix[:, e:e + 1] for e, expert in enumerate(m.routed))
+        logits = torch.stack([t(h).squeeze(1) for t in m.towers], dim=1)
+        return logits.gather(1, domain.unsqueeze(1)).squeeze(1)
+
+
+def timed(fn, seconds):
+    """Median of three rounds of whole calls, after warm-up: milliseconds per call."""
+    for i in range(3):
+        fn(i)
+    rounds = []
+    for _ in range(3):
+        t0, k = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds / 3 or k < 2:
+            fn(k)
+            k += 1
+        rounds.append((time.perf_counter() - t0) / k)
+    return sorted(rounds)[1] * 1000
+
+
+def infer(threads, n, seconds, path):
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    model = CesaaSmall().eval()
+    g = torch.Generator().manual_seed(2)
+    batches = [batch(n, g) for _ in range(4)]
+    with torch.no_grad():
+        ms = timed(lambda i: model(*batches[i % 4][:3]), seconds)
+        dense = DenseCesaaSmall(model).eval()
+        ids, nums, dom, _ = batches[0]
+        torch.onnx.export(dense, (ids, nums, dom), path, opset_version=17, input_names=["ids", "nums", "domain"], output_names=["logit"],
+                          dynamic_axes={"ids": {0: "N"}, "nums": {0: "N"}, "domain": {0: "N"}, "logit": {0: "N"}})
+    print(json.dumps({"threads": threads, "batch": n, "eager_rows_per_s": round(n * 1000 / ms), "torch": torch.__version__, "blas": blas()}))
+
+
 def batch(n, g):
     ids = torch.stack([torch.randint(1, r + 1, (n,), generator=g) for r in RANGES], dim=1)
     return ids, torch.randn(n, NUMERIC, generator=g), torch.randint(0, DOMAINS, (n,), generator=g), torch.randint(0, 2, (n,), generator=g).float()
 
 
 def main():
+    if sys.argv[1] == "infer":
+        infer(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+        return
     threads, n, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -90,16 +148,7 @@ def main():
         for o in opts:
             o.step()
 
-    for i in range(3):
-        step(i)
-    rounds = []
-    for _ in range(3):
-        t0, k = time.perf_counter(), 0
-        while time.perf_counter() - t0 < seconds / 3 or k < 2:
-            step(k)
-            k += 1
-        rounds.append((time.perf_counter() - t0) / k)
-    ms = sorted(rounds)[1] * 1000
+    ms = timed(step, seconds)
     print(json.dumps({"threads": threads, "batch": n, "rows_per_s": round(n * 1000 / ms), "step_ms": round(ms, 2), "torch": torch.__version__, "blas": blas()}))
 
 
