@@ -39,6 +39,9 @@ export function registerTrain(program: Command): void {
     .option("--resume", "continue the run in the output folder from its last readable checkpoint")
     .option("--overwrite", "replace the run in the output folder (only the files a run writes are removed)")
     .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }) => {
+      for (const [flag, file] of [["--data", opts.data], ["--valid", opts.valid]]) {
+        if (file === "-") throw new UsageError(`${flag} -: training reads its files more than once (a checking pass, then every epoch), so it cannot read standard input; give a file`);
+      }
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
       if (compiled.retrieval) return trainRetrievalCommand(compiled.retrieval, opts);

@@ -65,6 +65,18 @@ test("train: bad data gives file:line:column, exit 1, and no output folder", () 
   }
 });
 
+test("train refuses standard input for its data: it reads the files more than once", () => {
+  for (const flag of ["--data", "--valid"]) {
+    const out = join(dir, `out-stdin${flag}`);
+    const args = flag === "--data" ? ["--data", "-"] : ["--data", write("one.csv", `${header}\nu1,i1,0.5,news,1\n`), "--valid", "-"];
+    const r = mdr("train", specPath, ...args, "-o", out);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`${flag} -: training reads its files more than once`));
+    noStack(r.err);
+    assert.equal(existsSync(out), false);
+  }
+});
+
 test("train: undeclared domains are skipped and counted when the spec says skip", () => {
   const skipSpec = write("skip.mdr", syntheticSpec(syntheticCesaa).replace('values: [news, video, shop] }', 'values: [news, video, shop], unknown: skip }'));
   const data = write("mixed.csv", [header, ...Array.from({ length: 300 }, (_, i) => `u${i % 7},i${i % 5},0.1,${["news", "video", "shop", "sports"][i % 4]},${i % 2}`)].join("\n"));
