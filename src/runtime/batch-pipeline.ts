@@ -35,9 +35,12 @@ export type EpochMessage =
 
 export type EpochBatch = Exclude<EpochMessage, { kind: "done" | "error" }>;
 
-/** The epoch's batches in training order; a data error in the worker arrives as the same positioned error. */
-export async function* epochBatches(job: EpochJob): AsyncGenerator<EpochBatch> {
-  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job)) {
+/**
+ * The epoch's batches in training order; a data error in the worker arrives as the same positioned error.
+ * An abort stops the worker at once.
+ */
+export async function* epochBatches(job: EpochJob, signal?: AbortSignal): AsyncGenerator<EpochBatch> {
+  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job, signal)) {
     if (m.kind === "done") return;
     if (m.kind === "error") throw revive(m);
     yield m;
@@ -57,4 +60,31 @@ export function errorMessage(e: unknown): Extract<EpochMessage, { kind: "error" 
   if (e instanceof DataError) return { kind: "error", message: e.message, data: { file: e.file, line: e.line, column: e.column, reason: e.reason }, user: true };
   if (e instanceof UserError) return { kind: "error", message: e.message, user: true, exitCode: e.exitCode };
   return { kind: "error", message: (e as Error)?.message ?? String(e), user: false, stack: (e as Error)?.stack };
+}
+
+/**
+ * An epoch started ahead (while the previous one's evaluation and checkpoint run): its worker reads the
+ * file and fills the shuffle buffer meanwhile. `take` hands its batches over; `cancel` stops it.
+ */
+export class EpochAhead {
+  private readonly stop = new AbortController();
+  private readonly batches: AsyncGenerator<EpochBatch>;
+  private readonly first: Promise<IteratorResult<EpochBatch>>;
+
+  constructor(readonly job: EpochJob) {
+    this.batches = epochBatches(job, this.stop.signal);
+    this.first = this.batches.next();
+    this.first.catch(() => undefined); // reported when taken; never an unhandled rejection meanwhile
+  }
+
+  async *take(): AsyncGenerator<EpochBatch> {
+    const first = await this.first;
+    if (first.done) return;
+    yield first.value;
+    yield* this.batches;
+  }
+
+  cancel(): void {
+    this.stop.abort();
+  }
 }

@@ -12,7 +12,7 @@ import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
 import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
-import { epochBatches, type EpochBatch } from "./batch-pipeline.js";
+import { EpochAhead, type EpochBatch, type EpochJob } from "./batch-pipeline.js";
 import { gatherBatch } from "./train-batch.js";
 import { runTrainStep } from "./step-runner.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
@@ -55,6 +55,8 @@ export class TrainingLoop {
   private window = new LossMeans();
   /** A step evaluation runs before the next step, so the one due at an epoch's last step is the epoch's own. */
   private evaluationDue = false;
+  /** The next epoch, started early. */
+  private ahead?: EpochAhead;
 
   constructor(private readonly s: LoopSetup) {
     this.out = s.options.out;
@@ -67,12 +69,18 @@ export class TrainingLoop {
   async run(): Promise<TrainResult> {
     const { spec, state, history } = this.s;
     let stoppedEarly = false;
-    while (state.epoch < spec.train.epochs) {
-      await this.epoch();
-      if (await this.endEpoch()) {
-        stoppedEarly = true;
-        break;
+    try {
+      while (state.epoch < spec.train.epochs) {
+        await this.epoch();
+        // The next epoch's worker reads and shuffles while this one is evaluated and checkpointed.
+        if (state.epoch + 1 < spec.train.epochs) this.ahead = new EpochAhead(this.epochJob(state.epoch + 1, 0));
+        if (await this.endEpoch()) {
+          stoppedEarly = true;
+          break;
+        }
       }
+    } finally {
+      this.ahead?.cancel();
     }
     const wall = (performance.now() - this.started) / 1000;
     const best = history.filter((h) => h.epoch === state.bestEpoch && h.at !== "step").pop();
@@ -102,16 +110,28 @@ export class TrainingLoop {
     return record;
   }
 
-  private async epoch(): Promise<void> {
+  /** Epoch `epoch` (0-based) from batch `skip` on, its first step the one after the current. */
+  private epochJob(epoch: number, skip: number): EpochJob {
     const { options, spec, state } = this.s;
+    return {
+      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: options.shuffleBuffer ?? 200_000,
+      stream: `shuffle-epoch${epoch}`, skip, firstStep: state.step + 1,
+    };
+  }
+
+  private async epoch(): Promise<void> {
+    const { state } = this.s;
     this.batchIndex = this.rowsInEpoch = 0;
     this.epochLoss = new LossMeans();
     this.evaluationDue = false;
-    const batches = epochBatches({
-      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: options.shuffleBuffer ?? 200_000,
-      stream: `shuffle-epoch${state.epoch}`, skip: state.batchInEpoch, firstStep: state.step + 1,
-    });
-    for await (const b of batches) {
+    const job = this.epochJob(state.epoch, state.batchInEpoch);
+    let ahead = this.ahead;
+    this.ahead = undefined;
+    if (!ahead || !sameJob(ahead.job, job)) {
+      ahead?.cancel();
+      ahead = new EpochAhead(job);
+    }
+    for await (const b of ahead.take()) {
       this.batchIndex++;
       if (b.kind === "skipped") {
         this.rowsInEpoch += b.rows; // already trained on before the interruption
@@ -205,6 +225,10 @@ export class TrainingLoop {
     }
     return false;
   }
+}
+
+function sameJob(a: EpochJob, b: EpochJob): boolean {
+  return a.stream === b.stream && a.skip === b.skip && a.firstStep === b.firstStep && a.file === b.file;
 }
 
 /** Row-weighted means of the loss and each of its terms over a span of steps. */

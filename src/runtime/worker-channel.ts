@@ -19,15 +19,22 @@ export function creditedSender<M>(port: MessagePort, ahead: number): (message: M
 }
 
 /**
- * The main thread's end: the worker's messages, in order, until the caller stops reading (the worker is
- * then stopped). The worker is referenced only while the caller waits for it, so a reader left suspended
- * does not keep the process alive.
+ * The main thread's end: the worker's messages, in order, until the caller stops reading or `signal`
+ * aborts (the worker is then stopped; an abort ends the messages at once, even mid-wait). The worker is
+ * referenced only while the caller waits for it, so a reader left suspended does not keep the process alive.
  */
-export async function* workerMessages<M>(url: URL, workerData: unknown): AsyncGenerator<M> {
+export async function* workerMessages<M>(url: URL, workerData: unknown, signal?: AbortSignal): AsyncGenerator<M> {
+  if (signal?.aborted) return;
   const worker = new Worker(url, { workerData });
   const inbox: M[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  signal?.addEventListener("abort", stop, { once: true });
   worker.on("message", (m: M) => {
     inbox.push(m);
     wake?.();
@@ -39,13 +46,15 @@ export async function* workerMessages<M>(url: URL, workerData: unknown): AsyncGe
   try {
     for (;;) {
       worker.ref();
-      while (inbox.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+      while (inbox.length === 0 && !failure && !stopped) await new Promise<void>((r) => (wake = r));
       worker.unref();
+      if (stopped) return;
       if (failure) throw failure;
       worker.postMessage("more");
       yield inbox.shift()!;
     }
   } finally {
+    signal?.removeEventListener("abort", stop);
     await worker.terminate();
   }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { compileTrainStep } from "../../src/compiler/train-step.js";
 import { encodeRows, stepSeed } from "../../src/runtime/batch-encoding.js";
-import { epochBatches, type EpochBatch, type EpochJob } from "../../src/runtime/batch-pipeline.js";
+import { EpochAhead, epochBatches, type EpochBatch, type EpochJob } from "../../src/runtime/batch-pipeline.js";
 import { DataError } from "../../src/runtime/cells.js";
 import { rowLookups } from "../../src/runtime/embedding-store.js";
 import { openRows } from "../../src/runtime/readers.js";
@@ -91,4 +91,29 @@ test("a bad row or a missing column found by the worker is the same positioned d
   const missing = join(dir, "missing.csv");
   writeFileSync(missing, "user,x,domain,label\nu1,0.5,news,1\n");
   await assert.rejects(collect({ ...job, file: missing }), (e: unknown) => e instanceof DataError && /missing column 'item'/.test(e.message));
+});
+
+test("an epoch started ahead hands over the same batches, stops at once when cancelled, and keeps its error until taken", async () => {
+  const file = join(dir, "ahead.csv");
+  writeSynthetic(file, 300, 4);
+  const job: EpochJob = { file, spec, signature, data, shuffleBuffer: 64, stream: "shuffle-epoch1", skip: 0, firstStep: 20 };
+  const ahead = new EpochAhead(job);
+  await new Promise((r) => setTimeout(r, 200)); // the worker reads meanwhile
+  const taken: EpochBatch[] = [];
+  for await (const b of ahead.take()) taken.push(b);
+  assert.deepEqual(taken, await collect(job));
+
+  const cancelled = new EpochAhead({ ...job, shuffleBuffer: 1_000_000 });
+  cancelled.cancel();
+  let n = 0;
+  for await (const _ of cancelled.take()) n++;
+  assert.equal(n, 0);
+
+  const bad = join(dir, "bad-ahead.csv");
+  writeFileSync(bad, "user,item,x,domain,label\nu1,i1,0.5,news,2\n");
+  const failing = new EpochAhead({ ...job, file: bad });
+  await new Promise((r) => setTimeout(r, 300)); // the error arrives before anyone takes: no unhandled rejection
+  await assert.rejects(async () => {
+    for await (const _ of failing.take()) void _;
+  }, (e: unknown) => e instanceof DataError && e.line === 2);
 });
