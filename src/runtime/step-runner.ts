@@ -28,7 +28,8 @@ export interface StepState {
   store: EmbeddingStore;
   /**
    * The other half of each dense parameter, state and slot: a step writes its updates there (preallocated
-   * outputs) and the halves swap, so no step allocates the model's dense state anew.
+   * outputs) and the halves swap, so ONNX Runtime allocates no output for the dense state. (onnxruntime-node
+   * still hands back a copy of every output as a new array; that copy is left unused.)
    */
   spare?: Map<string, Float32Array>;
 }
@@ -85,9 +86,9 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   // A non-finite loss would write NaN into every parameter: stop before the state is touched.
   if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
   const swap = (map: Map<string, Float32Array>, name: string) => {
-    const next = out[updated(name)].data as Float32Array;
+    const written = fetches[updated(name)]!.data as Float32Array;
     state.spare!.set(name, map.get(name)!);
-    map.set(name, next);
+    map.set(name, written);
   };
   for (const p of sig.parameters) swap(state.params, p.name);
   for (const s of sig.states) swap(state.params, s.name);
