@@ -1,10 +1,8 @@
 import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
-import { UserError } from "../diagnostics/errors.js";
 import type { EncodedRows } from "./batch-encoding.js";
-import { DataError } from "./cells.js";
-import { workerMessages } from "./worker-channel.js";
+import { revive, workerMessages, type WorkerFailure } from "./worker-channel.js";
 
 /**
  * An epoch's batches prepared in a worker thread while the main thread runs steps: the file is read and
@@ -31,7 +29,7 @@ export type EpochMessage =
   | { kind: "batch"; step: number; seed: number; encoded: EncodedRows; labels: Float32Array }
   | { kind: "skipped"; rows: number }
   | { kind: "done" }
-  | { kind: "error"; message: string; data?: { file: string; line: number; column?: number; reason: string }; user: boolean; exitCode?: number; stack?: string };
+  | WorkerFailure;
 
 export type EpochBatch = Exclude<EpochMessage, { kind: "done" | "error" }>;
 
@@ -45,21 +43,6 @@ export async function* epochBatches(job: EpochJob, signal?: AbortSignal): AsyncG
     if (m.kind === "error") throw revive(m);
     yield m;
   }
-}
-
-function revive(m: Extract<EpochMessage, { kind: "error" }>): Error {
-  if (m.data) return new DataError(m.data.file, m.data.line, m.data.column, m.data.reason);
-  if (m.user) return new UserError(m.message, m.exitCode);
-  const e = new Error(`in the batch worker: ${m.message}`);
-  if (m.stack) e.stack = m.stack;
-  return e;
-}
-
-/** How the worker reports what stopped it. */
-export function errorMessage(e: unknown): Extract<EpochMessage, { kind: "error" }> {
-  if (e instanceof DataError) return { kind: "error", message: e.message, data: { file: e.file, line: e.line, column: e.column, reason: e.reason }, user: true };
-  if (e instanceof UserError) return { kind: "error", message: e.message, user: true, exitCode: e.exitCode };
-  return { kind: "error", message: (e as Error)?.message ?? String(e), user: false, stack: (e as Error)?.stack };
 }
 
 /**

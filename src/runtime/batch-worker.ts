@@ -1,11 +1,11 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { buffersOf, encodeRows, stepSeed } from "./batch-encoding.js";
-import { errorMessage, type EpochJob, type EpochMessage } from "./batch-pipeline.js";
+import type { EpochJob, EpochMessage } from "./batch-pipeline.js";
 import { rowLookups } from "./embedding-store.js";
 import { openRows } from "./readers.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
 import { bufferedShuffle, rowCodec } from "./shuffle.js";
-import { creditedSender } from "./worker-channel.js";
+import { creditedSender, failureOf } from "./worker-channel.js";
 
 /** Batches ready ahead of the step: enough to hide a slow one, few enough to cost no memory to speak of. */
 const AHEAD = 3;
@@ -46,5 +46,5 @@ async function runEpoch(port: MessagePort, job: EpochJob): Promise<void> {
 
 if (parentPort) {
   const port = parentPort;
-  runEpoch(port, workerData as EpochJob).catch((e: unknown) => port.postMessage(errorMessage(e)));
+  runEpoch(port, workerData as EpochJob).catch((e: unknown) => port.postMessage(failureOf(e) satisfies EpochMessage));
 }

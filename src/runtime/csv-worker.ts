@@ -2,7 +2,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DataError } from "./cells.js";
 import { packCells } from "./packed-row.js";
 import { csvRecords } from "./readers.js";
-import { creditedSender } from "./worker-channel.js";
+import { creditedSender, failureOf, type WorkerFailure } from "./worker-channel.js";
 
 /**
  * Parses a CSV file off the main thread for `openRows(…, { worker: true })`: the header, then chunks of
@@ -14,7 +14,7 @@ export type CsvMessage =
   /** Packed rows; a row whose cells hold the separator comes as [line, …cells]. */
   | { kind: "rows"; rows: (string | string[])[] }
   | { kind: "done" }
-  | { kind: "error"; file: string; line: number; column?: number; reason: string };
+  | WorkerFailure;
 
 const CHUNK = 2048;
 const AHEAD = 4;
@@ -41,7 +41,7 @@ if (!isMainThread && parentPort && (workerData as { csvWorker?: boolean })?.csvW
     if (rows.length) await send({ kind: "rows", rows });
     port.postMessage({ kind: "done" } satisfies CsvMessage);
   } catch (e) {
-    const d = e instanceof DataError ? e : undefined;
-    port.postMessage({ kind: "error", file: d?.file ?? path, line: d?.line ?? 1, column: d?.column, reason: d?.reason ?? (e as Error).message } satisfies CsvMessage);
+    // Whatever stops the parse (an unreadable file included) is reported as a problem of the file.
+    port.postMessage(failureOf(e instanceof DataError ? e : new DataError(path, 1, undefined, (e as Error).message)) satisfies CsvMessage);
   }
 }

@@ -1,4 +1,6 @@
 import { Worker, type MessagePort } from "node:worker_threads";
+import { UserError } from "../diagnostics/errors.js";
+import { DataError } from "./cells.js";
 
 // A worker that produces a stream of messages for the main thread, at most a few ahead: the worker sends
 // only while it holds credit, and the reader gives one back for each message it takes.
@@ -57,4 +59,30 @@ export async function* workerMessages<M>(url: URL, workerData: unknown, signal?:
     signal?.removeEventListener("abort", stop);
     await worker.terminate();
   }
+}
+
+/** What stopped a worker, as a message: a data error keeps its position, a user error its exit code, a bug its stack. */
+export type WorkerFailure = {
+  kind: "error";
+  message: string;
+  data?: { file: string; line: number; column?: number; reason: string };
+  user: boolean;
+  exitCode?: number;
+  stack?: string;
+};
+
+/** The worker's end: its error as a message. */
+export function failureOf(e: unknown): WorkerFailure {
+  if (e instanceof DataError) return { kind: "error", message: e.message, data: { file: e.file, line: e.line, column: e.column, reason: e.reason }, user: true };
+  if (e instanceof UserError) return { kind: "error", message: e.message, user: true, exitCode: e.exitCode };
+  return { kind: "error", message: (e as Error)?.message ?? String(e), user: false, stack: (e as Error)?.stack };
+}
+
+/** The main thread's end: the same error again (a bug in the worker stays a bug, with the worker's stack). */
+export function revive(m: WorkerFailure): Error {
+  if (m.data) return new DataError(m.data.file, m.data.line, m.data.column, m.data.reason);
+  if (m.user) return new UserError(m.message, m.exitCode);
+  const e = new Error(`in a worker thread: ${m.message}`);
+  if (m.stack) e.stack = m.stack;
+  return e;
 }
