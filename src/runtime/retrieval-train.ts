@@ -84,8 +84,9 @@ export async function trainRetrieval(options: RetrievalTrainOptions): Promise<Re
 class RetrievalLoop {
   private readonly fields: Spec;
   private readonly frequencies = new ItemFrequencies();
-  /** Every item met in training so far (its first row): what extra negatives are drawn from. */
-  private readonly seen = new Map<string, RawRow>();
+  /** Every item met in training so far (its first row), in order of first meeting: what extra negatives are drawn from. */
+  private readonly seen: [string, RawRow][] = [];
+  private readonly seenIds = new Set<string>();
   private readonly history: RetrievalRecord[] = [];
   private rowsSeen = 0;
   private readonly started = performance.now();
@@ -139,11 +140,15 @@ class RetrievalLoop {
     const termSums: Record<string, number> = {};
     const run = async () => {
       const ids = batch.map((row) => itemIdOf(row, this.r.item.id, this.o.train));
-      for (let i = 0; i < batch.length; i++) if (!this.seen.has(ids[i])) this.seen.set(ids[i], batch[i]);
+      for (let i = 0; i < batch.length; i++) {
+        if (this.seenIds.has(ids[i])) continue;
+        this.seenIds.add(ids[i]);
+        this.seen.push([ids[i], batch[i]]);
+      }
       const { keys, logQ } = this.frequencies.observe(ids);
       const negatives = this.sampleNegatives(state.step);
       const allKeys = BigInt64Array.from([...keys, ...negatives.map(([id]) => BigInt(this.frequencies.keyOf(id)))]);
-      const allLogQ = Float32Array.from([...logQ, ...negatives.map(() => -Math.log(this.seen.size))]);
+      const allLogQ = Float32Array.from([...logQ, ...negatives.map(() => -Math.log(this.seen.length))]);
       const extra: Record<string, ort.Tensor> = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", allKeys, [allKeys.length]) };
       if (this.r.loss.logq) extra[ITEM_LOG_Q_INPUT] = new ort.Tensor("float32", allLogQ, [allLogQ.length]);
       const seed = stepSeed(t.seed, state.step + 1);
@@ -177,9 +182,8 @@ class RetrievalLoop {
   private sampleNegatives(step: number): [string, RawRow][] {
     const n = this.r.loss.negatives;
     if (n === 0) return [];
-    const items = [...this.seen];
     const random = mulberry32(this.r.train.seed * 104_729 + step);
-    return Array.from({ length: n }, () => items[Math.floor(random() * items.length)]);
+    return Array.from({ length: n }, () => this.seen[Math.floor(random() * this.seen.length)]);
   }
 
   private async evaluate(state: TrainerState, trainLoss: number, terms: Record<string, number>): Promise<RetrievalRecord | undefined> {
