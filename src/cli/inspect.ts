@@ -40,21 +40,21 @@ function textReport(plan: ModelPlan, what = ""): string {
   const report = costReport(plan);
   const spec = plan.spec;
   const lines = [
-        `${what}model ${spec.model}: ${spec.domain.values.length} domains, input width ${report.inputWidth}, ${fmt(report.denseParams)} dense parameters`,
-        "",
-        "plan (in build order):",
-        ...planRows(plan).map((r) => `  ${`${r.kind} ${r.name}`.padEnd(24)} ${r.runs}`),
-        "",
-        "embedding tables:",
-        ...report.tables.map((t) => `  ${t.feature.padEnd(20)} ${t.rows === undefined ? "learned vocabulary" : `${fmt(t.rows)} rows`} × ${t.dim}`),
-        "",
-        textTable(
-          ["domain", "active params", "active MACs/row", "dense MACs/row", "dense / active"],
-          report.domains.map((d) => [d.domain, fmt(d.activatedParams), fmt(d.activatedMacs), fmt(d.denseMacs), `${(d.denseMacs / d.activatedMacs).toFixed(2)}×`]),
-        ),
-        "",
-        "active = what one row of the domain runs (always-on experts, k routed experts in expectation, its gate and tower);",
-        "dense = the same model with every gated expert run for every row.",
+    `${what}model ${spec.model}: ${spec.domain.values.length} domains, input width ${report.inputWidth}, ${fmt(report.denseParams)} dense parameters`,
+    "",
+    "plan (in build order):",
+    ...planRows(plan).map((r) => `  ${`${r.kind} ${r.name}`.padEnd(24)} ${r.runs}`),
+    "",
+    "embedding tables:",
+    ...report.tables.map((t) => `  ${t.feature.padEnd(20)} ${t.rows === undefined ? "learned vocabulary" : `${fmt(t.rows)} rows`} × ${t.dim}`),
+    "",
+    textTable(
+      ["domain", "active params", "active MACs/row", "dense MACs/row", "dense / active"],
+      report.domains.map((d) => [d.domain, fmt(d.activatedParams), fmt(d.activatedMacs), fmt(d.denseMacs), `${(d.denseMacs / d.activatedMacs).toFixed(2)}×`]),
+    ),
+    "",
+    "active = what one row of the domain runs (always-on experts, k routed experts in expectation, its gate and tower);",
+    "dense = the same model with every gated expert run for every row.",
   ];
   return lines.join("\n");
 }
