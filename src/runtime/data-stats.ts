@@ -14,14 +14,14 @@ export interface DataSummary {
   skipped: number;
 }
 
+/** The plans of what will be trained, once vocabularies are known (a ranking model; a retrieval model's two towers). */
+export type PlansOf = (data: ModelData) => ModelPlan[];
+
 /**
  * The first pass over the training data: validates every row (labels, domains, numbers, ragged rows),
  * counts categories for the vocabularies (honouring min_count) and computes numeric statistics. Nothing
  * is written before this pass succeeds, so bad data never leaves a half-made output folder.
  */
-/** The plans of what will be trained, once vocabularies are known (a ranking model; a retrieval model's two towers). */
-export type PlansOf = (data: ModelData) => ModelPlan[];
-
 export async function summarizeTrainingData(spec: Spec, file: string, plans: PlansOf = (data) => [resolve(spec, { data })]): Promise<DataSummary> {
   // A CSV is first read fast (parsed in a worker, no per-field positions); only when that finds a problem
   // is it read again with positions, so the error names line and column exactly.
