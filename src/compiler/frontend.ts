@@ -13,7 +13,7 @@ import { sideSpec } from "../spec/retrieval.js";
 import { checkRetrievalSpec } from "../check/retrieval.js";
 import type { ModelPlan } from "../plan/plan.js";
 import { resolve } from "../plan/resolve.js";
-import { fillDerivedDefaults, getPath, pruneInapplicable } from "../spec/normalize.js";
+import { fillDerivedDefaults, pruneInapplicable } from "../spec/normalize.js";
 import { checkSize } from "../plan/size.js";
 import { reportInto, wasSetIn } from "../check/context.js";
 
@@ -108,14 +108,15 @@ export function compileSpecSource(file: SourceFile): CompiledSpec {
 
 /** Derived defaults, checks and per-tower plans of a schema-valid retrieval spec. */
 function finishRetrieval(file: SourceFile, r: RetrievalSpec, explicit: Record<string, unknown>, sourceMap: SourceMap, diagnostics: Diagnostic[]): CompiledSpec {
+  const wasSet = wasSetIn(explicit);
   for (const side of SIDES) {
     const view = sideSpec(r, side);
-    fillDerivedDefaults(view, (path) => getPath(explicit, path.startsWith("/domain") || path.startsWith("/train") ? path : `/${side}${path}`) !== undefined);
+    fillDerivedDefaults(view, (path) => wasSet(path.startsWith("/domain") || path.startsWith("/train") ? path : `/${side}${path}`));
     if (side === "query" && view.loss.router !== undefined) r.loss.router = view.loss.router;
   }
-  if (getPath(explicit, "/train/early_stopping/metric") === undefined) r.train.early_stopping.metric = "recall_at_100";
+  if (!wasSet("/train/early_stopping/metric")) r.train.early_stopping.metric = "recall_at_100";
   // The item tower has no domain: what defaults to per-domain elsewhere defaults to shared there.
-  const unset = (path: string) => getPath(explicit, `/item${path}`) === undefined;
+  const unset = (path: string) => !wasSet(`/item${path}`);
   r.item.towers.forEach((t, i) => unset(`/towers/${i}/per`) && (t.per = "shared"));
   r.item.gates.forEach((g, i) => {
     if (unset(`/gates/${i}/per`)) g.per = "all";

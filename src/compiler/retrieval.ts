@@ -11,11 +11,11 @@ import { packageModel, specHash, type CompileOptions, type Manifest } from "./in
 import { domainWeightedMean, finishTrainStep, LossTerms, type CompiledTrainStep, type StepParts } from "./train-step.js";
 import { mdrcVersion } from "./version.js";
 
-export const RETRIEVAL_FORMAT = "mdrc-retrieval/1";
+export const RETRIEVAL_FORMAT = "mdrc-retrieval/1" as const;
 
 /** The manifest of a retrieval model folder: both towers' manifests and how to compare their embeddings. */
 export interface RetrievalManifest {
-  format: "mdrc-retrieval/1";
+  format: typeof RETRIEVAL_FORMAT;
   task: "retrieval";
   model: string;
   mdrc_version: string;
