@@ -10,22 +10,95 @@ export async function* bufferedShuffle<T, P = T>(rows: AsyncIterable<T>, capacit
   const rnd = prng(seed, stream);
   const pack = codec?.pack ?? ((x: T) => x as unknown as P);
   const unpack = codec?.unpack ?? ((x: P) => x as unknown as T);
-  const buffer: P[] = [];
+  const buffer = new WaitingRows<P>(capacity);
   for await (const row of rows) {
     if (buffer.length < capacity) {
       buffer.push(pack(row));
       continue;
     }
     const j = Math.floor(rnd() * capacity);
-    yield unpack(buffer[j]);
-    buffer[j] = pack(row);
+    yield unpack(buffer.get(j));
+    buffer.set(j, pack(row));
   }
   // Fisher–Yates over what is left.
-  for (let i = buffer.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [buffer[i], buffer[j]] = [buffer[j], buffer[i]];
+  for (let i = buffer.length - 1; i > 0; i--) buffer.swap(i, Math.floor(rnd() * (i + 1)));
+  for (let i = 0; i < buffer.length; i++) yield unpack(buffer.get(i));
+}
+
+/**
+ * The rows waiting in a shuffle buffer. Strings (packed rows) are kept as UTF-8 in one byte array that is
+ * compacted when it fills, not as heap strings: each would live long enough to reach the collector's old
+ * generation and die there, one per row read, so a 200k-row buffer grew a thread's heap to ~5× what it
+ * held. Anything else is kept as it is.
+ */
+export class WaitingRows<P> {
+  private bytes = new Uint8Array(1 << 16);
+  private used = 0;
+  /** Where slot i's bytes start; -1: the value is in `others`. */
+  private readonly start: Float64Array;
+  private readonly size: Int32Array;
+  private readonly others = new Map<number, P>();
+  private readonly encoder = new TextEncoder();
+  length = 0;
+
+  constructor(capacity: number) {
+    this.start = new Float64Array(capacity);
+    this.size = new Int32Array(capacity);
   }
-  for (const p of buffer) yield unpack(p);
+
+  push(value: P): void {
+    this.set(this.length++, value);
+  }
+
+  get(i: number): P {
+    if (this.start[i] < 0) return this.others.get(i)!;
+    const at = this.start[i];
+    return Buffer.from(this.bytes.buffer, at, this.size[i]).toString("utf8") as P;
+  }
+
+  set(i: number, value: P): void {
+    this.others.delete(i);
+    // UTF-8 cannot hold a lone surrogate (a JSON string may): such a string is kept as it is.
+    if (typeof value !== "string" || !(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      this.start[i] = -1;
+      this.others.set(i, value);
+      return;
+    }
+    this.size[i] = 0; // the old bytes are garbage now, and a compaction need not keep them
+    this.reserve(3 * value.length); // the most UTF-8 bytes a JavaScript string can take
+    const { written } = this.encoder.encodeInto(value, this.bytes.subarray(this.used));
+    this.start[i] = this.used;
+    this.size[i] = written;
+    this.used += written;
+  }
+
+  swap(i: number, j: number): void {
+    const [si, ni, oi] = [this.start[i], this.size[i], this.others.get(i)];
+    [this.start[i], this.size[i]] = [this.start[j], this.size[j]];
+    [this.start[j], this.size[j]] = [si, ni];
+    const oj = this.others.get(j);
+    this.others.delete(i);
+    this.others.delete(j);
+    if (oj !== undefined) this.others.set(i, oj);
+    if (oi !== undefined) this.others.set(j, oi);
+  }
+
+  /** Room for `n` more bytes: the live bytes move to the front of a new array with a quarter as much room again. */
+  private reserve(n: number): void {
+    if (this.used + n <= this.bytes.length) return;
+    let live = 0;
+    for (let i = 0; i < this.length; i++) if (this.start[i] >= 0) live += this.size[i];
+    const next = new Uint8Array(Math.max(1 << 16, Math.ceil(1.25 * (live + n))));
+    let at = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (this.start[i] < 0) continue;
+      next.set(this.bytes.subarray(this.start[i], this.start[i] + this.size[i]), at);
+      this.start[i] = at;
+      at += this.size[i];
+    }
+    this.bytes = next;
+    this.used = at;
+  }
 }
 
 /** How rows are held while they wait in the buffer. */

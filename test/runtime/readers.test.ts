@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openRows } from "../../src/runtime/readers.js";
-import { bufferedShuffle, rowCodec } from "../../src/runtime/shuffle.js";
+import { bufferedShuffle, rowCodec, WaitingRows } from "../../src/runtime/shuffle.js";
 import type { RawRow } from "../../src/runtime/cells.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mdr-readers-"));
@@ -48,4 +48,30 @@ test("rows packed in the shuffle buffer come out as they went in", async () => {
   const packed = await all(bufferedShuffle(source(), 50, 1, "s", rowCodec()));
   assert.deepEqual(packed, plain);
   assert.notDeepEqual(plain.map((r) => r.line), [...Array.from({ length: 300 }, (_, i) => i + 2), 999], "the order is shuffled");
+});
+
+test("the shuffle buffer's byte store gives back every value it was given, across compactions", () => {
+  const slots = new WaitingRows<unknown>(40);
+  const mirror: unknown[] = [];
+  let s = 7;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const values = ["", "plain", "ünïcödé ✓ 𝄞", "a\ud800b", "x".repeat(5000), { kept: "as is" }, 42];
+  const pick = (k: number) => (k < values.length ? values[k] : `row ${k} ${"y".repeat(k % 97)}`);
+  for (let i = 0; i < 40; i++) {
+    slots.push(pick(i));
+    mirror.push(pick(i));
+  }
+  for (let n = 0; n < 20000; n++) {
+    const i = Math.floor(rnd() * 40);
+    if (rnd() < 0.2) {
+      const j = Math.floor(rnd() * 40);
+      slots.swap(i, j);
+      [mirror[i], mirror[j]] = [mirror[j], mirror[i]];
+    } else {
+      const v = pick(Math.floor(rnd() * 300));
+      slots.set(i, v);
+      mirror[i] = v;
+    }
+  }
+  assert.deepEqual(Array.from({ length: 40 }, (_, i) => slots.get(i)), mirror);
 });
