@@ -1,4 +1,4 @@
-import { Worker, type MessagePort } from "node:worker_threads";
+import { Worker, type MessagePort, type ResourceLimits } from "node:worker_threads";
 import { UserError } from "../diagnostics/errors.js";
 import { DataError } from "./cells.js";
 
@@ -25,9 +25,9 @@ export function creditedSender<M>(port: MessagePort, ahead: number): (message: M
  * aborts (the worker is then stopped; an abort ends the messages at once, even mid-wait). The worker is
  * referenced only while the caller waits for it, so a reader left suspended does not keep the process alive.
  */
-export async function* workerMessages<M>(url: URL, workerData: unknown, signal?: AbortSignal): AsyncGenerator<M> {
+export async function* workerMessages<M>(url: URL, workerData: unknown, signal?: AbortSignal, resourceLimits?: ResourceLimits): AsyncGenerator<M> {
   if (signal?.aborted) return;
-  const worker = new Worker(url, { workerData });
+  const worker = new Worker(url, { workerData, resourceLimits });
   const inbox: M[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
