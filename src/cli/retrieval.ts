@@ -13,13 +13,14 @@ import { trainRetrieval } from "../runtime/retrieval-train.js";
 import { csvField } from "../runtime/predict.js";
 import { positiveInt } from "./options.js";
 import { UsageError } from "./output.js";
+import type { ByteParts } from "../onnx/emit.js";
 import { progressReporter } from "./progress.js";
 import { textTable } from "./table.js";
 
 /** `mdr compile` of a retrieval spec: both towers, the manifest, and (unless skipped) the train step. */
 export function compileRetrievalFolder(c: CompiledRetrieval, out: string, opts: { opset: number; trainStep: boolean }): string[] {
   const { files, manifest } = compileRetrievalInference(c.spec, { opset: opts.opset });
-  const all: Record<string, Uint8Array | string> = { ...files, "manifest.json": JSON.stringify(manifest, null, 2) + "\n" };
+  const all: Record<string, Uint8Array | ByteParts | string> = { ...files, "manifest.json": JSON.stringify(manifest, null, 2) + "\n" };
   if (opts.trainStep) all["train_step.onnx"] = compileRetrievalTrainStep(c.spec, { opset: opts.opset }).model;
   writeFilesAtomic(out, all);
   return Object.keys(all);

@@ -4,7 +4,7 @@ import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { buildModel } from "../graph/model.js";
 import type { FeatureGraph } from "../graph/features/common.js";
 import type { Graph } from "../graph/ops.js";
-import { emitModel } from "../onnx/emit.js";
+import { emitModelParts, type ByteParts } from "../onnx/emit.js";
 import { DEFAULT_OPSET, opsetInfo } from "../onnx/opset.js";
 import type { Spec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
@@ -18,6 +18,8 @@ export interface CompileOptions {
   externalDataAbove?: number;
   /** Trained values of parameters (and embedding tables), by parameter name, replacing the initial ones. */
   weights?: Map<string, Float32Array>;
+  /** Initializers (by name) made graph inputs the caller feeds at every run, not written into the model. */
+  weightsAsInputs?: ReadonlySet<string>;
 }
 
 export interface Manifest {
@@ -41,7 +43,8 @@ export interface Manifest {
 }
 
 export interface CompiledInference {
-  files: Record<string, Uint8Array>;
+  /** Each file's bytes as the pieces they are written from (joinParts gives one array). */
+  files: Record<string, ByteParts>;
   manifest: Manifest;
 }
 
@@ -82,7 +85,7 @@ export function packageModel(spec: Spec, built: { graph: Graph; features: Featur
     ...(built.features.tableRows[f.name] !== undefined ? { table_rows: built.features.tableRows[f.name] } : {}),
     ...(f.kind !== "numeric" && !f.table && f.hash_buckets === undefined && !f.range ? { vocabulary: data.vocabularies[f.name]?.length ?? 0 } : {}),
   }));
-  const emitted = emitModel(g, {
+  const emitted = emitModelParts(g, {
     producerVersion: mdrcVersion,
     docString: `mdrc model ${spec.model}`,
     // The model file describes itself to any runtime, without the manifest beside it.
@@ -92,6 +95,7 @@ export function packageModel(spec: Spec, built: { graph: Graph; features: Featur
     },
     externalDataAbove: options.externalDataAbove,
     externalDataFile: `${modelFile}.data`,
+    asInputs: options.weightsAsInputs,
   });
   const manifest: Manifest = {
     format: "mdrc-manifest/1",
@@ -114,14 +118,16 @@ export function packageModel(spec: Spec, built: { graph: Graph; features: Featur
     numeric: data.numeric,
     spec,
   };
-  const files: Record<string, Uint8Array> = { [modelFile]: emitted.model };
+  const files: Record<string, ByteParts> = { [modelFile]: emitted.model };
   if (emitted.externalData) files[`${modelFile}.data`] = emitted.externalData;
   return { files, manifest };
 }
 
 /** Hex SHA-256 of bytes: the hashes a manifest records for its files. */
-export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+export function sha256(bytes: Uint8Array | ByteParts): string {
+  const hash = createHash("sha256");
+  for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) hash.update(part);
+  return hash.digest("hex");
 }
 
 function rank(name: string): number {

@@ -8,6 +8,7 @@ import { resolve } from "../plan/resolve.js";
 import { fieldsSpec, sideSpec } from "../spec/retrieval.js";
 import { SIDES, type RetrievalSpec, type Side, type Spec } from "../spec/types.js";
 import { packageModel, specHash, type CompileOptions, type Manifest } from "./inference.js";
+import type { ByteParts } from "../onnx/emit.js";
 import { domainWeightedMean, finishTrainStep, LossTerms, type CompiledTrainStep, type StepParts } from "./train-step.js";
 import { mdrcVersion } from "./version.js";
 
@@ -37,9 +38,9 @@ export const ITEM_LOG_Q_INPUT = "item_log_q";
 export const LOG_SCALE_PARAM = "embedding.log_scale";
 
 /** Both towers as raw-values-in ONNX models (`query_model.onnx`, `item_model.onnx`) + one manifest. */
-export function compileRetrievalInference(r: RetrievalSpec, options: CompileOptions = {}): { files: Record<string, Uint8Array>; manifest: RetrievalManifest } {
+export function compileRetrievalInference(r: RetrievalSpec, options: CompileOptions = {}): { files: Record<string, ByteParts>; manifest: RetrievalManifest } {
   const data = options.data ?? emptyModelData();
-  const files: Record<string, Uint8Array> = {};
+  const files: Record<string, ByteParts> = {};
   const sides = {} as Record<Side, Manifest>;
   for (const side of SIDES) {
     const spec = sideSpec(r, side);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Manifest } from "../compiler/inference.js";
+import type { ByteParts } from "../onnx/emit.js";
 import { UserError } from "../diagnostics/errors.js";
 import { rebuildFromCheckpoint } from "../runtime/model-folder.js";
 import { loadModelFiles } from "../runtime/model-files.js";
@@ -37,7 +38,7 @@ export async function exportTriton(modelDir: string, repository: string, options
   const name = options.name ?? manifest.model;
   if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === "." || name === "..") throw new UserError(`'${name}' cannot name a Triton model: use letters, digits, '_', '.' and '-'`);
   const maxBatch = options.maxBatch ?? 4096;
-  let files: Record<string, Uint8Array>;
+  let files: Record<string, Uint8Array | ByteParts>;
   let exported = manifest;
   let recompiled: string | undefined;
   if (manifest.inputs.some((i) => i.split_by !== undefined)) {

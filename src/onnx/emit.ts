@@ -17,6 +17,11 @@ export interface EmitOptions {
    */
   externalDataAbove?: number;
   externalDataFile?: string;
+  /**
+   * Initializers written as graph inputs instead, without their values: for a caller that feeds the
+   * values it already holds at every run rather than copying them into a model.
+   */
+  asInputs?: ReadonlySet<string>;
 }
 
 export interface EmittedModel {
@@ -25,16 +30,36 @@ export interface EmittedModel {
   externalData?: Uint8Array;
 }
 
+/**
+ * A file's bytes as the pieces it is written from, in order: a large tensor's values are a view of the
+ * array that holds them, not a copy (an embedding table can be hundreds of megabytes).
+ */
+export type ByteParts = readonly Uint8Array[];
+
+/** The same model as pieces; joined, they are emitModel's bytes. */
+export interface EmittedParts {
+  model: ByteParts;
+  externalData?: ByteParts;
+}
+
 const EXTERNAL_TOTAL = 1.8 * 1024 ** 3;
 const EXTERNAL_MIN_TENSOR = 1024;
 
 /** Serialises a built graph to ONNX protobuf bytes; the same graph always gives the same bytes. */
 export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
+  const parts = emitModelParts(g, options);
+  return { model: joinParts(parts.model), ...(parts.externalData ? { externalData: joinParts(parts.externalData) } : {}) };
+}
+
+/** emitModel's bytes as pieces, for a caller that writes or hashes them without joining them. */
+export function emitModelParts(g: GraphBuilder, options: EmitOptions): EmittedParts {
   const info = opsetInfo(g.opset);
   const nodes = foldOutputIdentities(g.liveNodes(), new Set(g.outputs.map((o) => o.name)));
   // Constants only dead nodes read go with them; parameters always stay (checkpoints map onto them).
   const used = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
-  const initializers = g.initializers.filter((t) => used.has(t.name) || g.parameters.has(t.name));
+  const kept = g.initializers.filter((t) => used.has(t.name) || g.parameters.has(t.name));
+  const initializers = kept.filter((t) => !options.asInputs?.has(t.name));
+  const fed = kept.filter((t) => options.asInputs?.has(t.name)).map((t): GraphIO => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
   const total = initializers.reduce((n, t) => n + byteLength(t), 0);
   const external = total > (options.externalDataAbove ?? EXTERNAL_TOTAL);
   const chunks: Uint8Array[] = [];
@@ -60,15 +85,12 @@ export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
     return proto;
   });
   const outputs = [...g.outputs].sort((a, b) => outputRank(a) - outputRank(b));
-  const model = onnx.ModelProto.create({
-    irVersion: info.ir,
-    producerName: "mdrc",
-    producerVersion: options.producerVersion,
-    docString: options.docString ?? "",
-    opsetImport: [{ domain: "", version: g.opset }, { domain: "ai.onnx.ml", version: info.ml }],
-    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: "mdrc",
+  // protobufjs would copy every tensor into one buffer. The message is encoded in the pieces it writes
+  // anyway, in its field order (the model's fields before its graph, the graph, the fields after; in the
+  // graph, its nodes and name, the initializers, its inputs and outputs), so the joined pieces are exactly
+  // its bytes, and a large tensor's raw data is a view.
+  const graph = [
+    encode(onnx.GraphProto, {
       node: nodes.map((n) => ({
         name: n.name,
         opType: n.opType,
@@ -77,13 +99,60 @@ export function emitModel(g: GraphBuilder, options: EmitOptions): EmittedModel {
         output: [...n.outputs],
         attribute: Object.entries(n.attributes).map(([name, v]) => attribute(name, v)),
       })),
-      initializer,
-      input: g.inputs.map(valueInfo),
-      output: outputs.map(valueInfo),
-    },
-  });
-  const bytes = onnx.ModelProto.encode(model).finish();
-  return external ? { model: bytes, externalData: concat(chunks, offset) } : { model: bytes };
+      name: "mdrc",
+    }),
+    ...initializer.flatMap((t) => lengthDelimited(GRAPH_INITIALIZER, tensorParts(t))),
+    encode(onnx.GraphProto, { input: [...g.inputs, ...fed].map(valueInfo), output: outputs.map(valueInfo) }),
+  ];
+  const model = [
+    encode(onnx.ModelProto, { irVersion: info.ir, producerName: "mdrc", producerVersion: options.producerVersion, docString: options.docString ?? "" }),
+    ...lengthDelimited(MODEL_GRAPH, graph),
+    encode(onnx.ModelProto, {
+      opsetImport: [{ domain: "", version: g.opset }, { domain: "ai.onnx.ml", version: info.ml }],
+      metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    }),
+  ];
+  return external ? { model, externalData: chunks } : { model };
+}
+
+// Field keys (number << 3 | wire type 2, length-delimited) of the messages written in pieces.
+const MODEL_GRAPH = (7 << 3) | 2;
+const GRAPH_INITIALIZER = (5 << 3) | 2;
+const TENSOR_RAW_DATA = (9 << 3) | 2;
+/** Tensors with at least this many bytes of raw data are written from a view of their values. */
+const VIEW_MIN_BYTES = 1 << 16;
+
+function encode<T>(type: { create(p: T): unknown; encode(m: never): { finish(): Uint8Array } }, properties: T): Uint8Array {
+  return type.encode(type.create(properties) as never).finish();
+}
+
+/** A field holding the message made of `parts`: its key, its length, the parts. */
+function lengthDelimited(key: number, parts: ByteParts): Uint8Array[] {
+  return [Uint8Array.from([key, ...varint(partsLength(parts))]), ...parts];
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
+  out.push(n);
+  return out;
+}
+
+/** A TensorProto; raw data is its last field written, so a large one is a piece of its own. */
+function tensorParts(proto: InstanceType<typeof onnx.TensorProto>): Uint8Array[] {
+  const raw = proto.rawData as Uint8Array | undefined;
+  if (!raw || raw.length < VIEW_MIN_BYTES || proto.externalData?.length) return [onnx.TensorProto.encode(proto).finish()];
+  const rest = onnx.TensorProto.create({ ...proto, rawData: undefined });
+  return [onnx.TensorProto.encode(rest).finish(), ...lengthDelimited(TENSOR_RAW_DATA, [raw])];
+}
+
+/** The pieces of a file as one array. */
+export function joinParts(parts: ByteParts): Uint8Array {
+  return concat(parts, partsLength(parts));
+}
+
+export function partsLength(parts: ByteParts): number {
+  return parts.reduce((n, p) => n + p.length, 0);
 }
 
 /**
@@ -117,7 +186,7 @@ function byteLength(t: TensorData): number {
   return (t.data as Float32Array).byteLength;
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
+function concat(chunks: ByteParts, length: number): Uint8Array {
   const out = new Uint8Array(length);
   let at = 0;
   for (const c of chunks) {

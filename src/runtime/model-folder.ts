@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type ort from "onnxruntime-node";
 import { compileInference, sha256, type CompiledInference, type Manifest } from "../compiler/inference.js";
+import { partsLength, type ByteParts } from "../onnx/emit.js";
 import { compileTrainStep } from "../compiler/train-step.js";
 import { UserError } from "../diagnostics/errors.js";
 import { DEFAULT_OPSET } from "../onnx/opset.js";
@@ -36,7 +37,7 @@ export async function compileModelFolder(spec: Spec, out: string, options: Compi
   }
   const trained = options.checkpoint ? checkpointForSpec(options.checkpoint, spec) : undefined;
   const result = compileInference(spec, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs, ...(trained ?? {}) });
-  const files: Record<string, Uint8Array | string> = { ...result.files, "manifest.json": JSON.stringify(result.manifest, null, 2) + "\n" };
+  const files: Record<string, Uint8Array | ByteParts | string> = { ...result.files, "manifest.json": JSON.stringify(result.manifest, null, 2) + "\n" };
   if (options.trainStep ?? true) {
     const step = compileTrainStep(spec, { opset, dispatch: options.dispatch, ...(trained ? { data: trained.data } : {}) });
     files["train_step.onnx"] = step.model;
@@ -44,7 +45,7 @@ export async function compileModelFolder(spec: Spec, out: string, options: Compi
     if (!options.checkpoint) files["checkpoint.safetensors"] = Buffer.concat(checkpointChunks(initialCheckpoint(spec, step, emptyModelData())));
   }
   await withSignalGuard(() => writeFilesAtomic(out, files));
-  return { files: Object.keys(files).sort(), modelBytes: result.files["model.onnx"].length };
+  return { files: Object.keys(files).sort(), modelBytes: partsLength(result.files["model.onnx"]) };
 }
 
 /** A checkpoint's weights, refused when it was trained from another model (training settings may differ). */

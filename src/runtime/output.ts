@@ -48,7 +48,7 @@ export function isInterrupted(): boolean {
 }
 
 /** Writes every file to a temporary name, fsyncs, then renames them into place: all appear, or none. */
-export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
+export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | readonly Uint8Array[] | string>): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not a folder; choose a folder for the outputs`);
   makeFolder(dir);
   const temps: [string, string][] = [];
@@ -59,7 +59,7 @@ export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array |
       temps.push([tmp, final]);
       const fd = openSync(tmp, "w");
       try {
-        writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+        for (const part of typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data) writeSync(fd, part);
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -13,13 +13,23 @@ function perDomainChoiceGates(spec: Spec): Set<string> {
   return new Set(resolve(spec).components.flatMap((c) => (c.kind === "gate" && !c.identity ? [c.name] : [])));
 }
 
+export interface EvaluateOptions {
+  batchSize?: number;
+  /** Inputs fed to every run besides the batch's (weights the model takes as inputs). */
+  fed?: Record<string, ort.Tensor>;
+  /** The file was checked row by row already (training's validation file). */
+  checked?: boolean;
+}
+
 /**
  * Scores a labelled file with an inference session and computes overall and per-domain metrics, and the
  * router statistics of every gate whose debug outputs the model has.
  */
-export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, batchSize = 4096): Promise<EvaluationMetrics & { skipped: number; routers?: Record<string, GateStatistics> }> {
+export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, options: EvaluateOptions = {}): Promise<EvaluationMetrics & { skipped: number; routers?: Record<string, GateStatistics> }> {
+  const { batchSize = 4096, fed = {} } = options;
   const routers = RouterStatistics.gatesOf(manifest).length ? new RouterStatistics(spec.domain.values, perDomainChoiceGates(spec)) : undefined;
-  const source = openRows(file);
+  // A file checked before is parsed in a worker, without positions: the thread and its heap stay free.
+  const source = openRows(file, options.checked ? { positions: false, worker: true } : {});
   checkColumns(spec, await source.columns(), file);
   const probabilities: number[] = [];
   const labels: number[] = [];
@@ -28,7 +38,7 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
   let batch: LabelledRow[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const out = await session.run(encodeBatch(manifest, batch, file));
+    const out = await session.run({ ...encodeBatch(manifest, batch, file), ...fed });
     const p = out.probability.data as Float32Array;
     routers?.add(out, batch.map((r) => r.domain));
     batch.forEach((r, i) => {

@@ -35,19 +35,28 @@ export function assertCudaAvailable(): void {
 export interface SessionOptions {
   ep?: ExecutionProvider;
   threads?: number;
+  /**
+   * false: ONNX Runtime returns each run's working memory instead of keeping it for the next run, for a
+   * session that lives beside a larger one (training's evaluations) and need not be fastest.
+   */
+  arena?: boolean;
 }
 
-export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+/** A session of a model file, or of a model's bytes (whole, or the pieces the compiler emits). */
+export async function createSession(model: string | Uint8Array | readonly Uint8Array[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
   const ep = options.ep ?? "cpu";
   if (ep === "cuda") assertCudaAvailable();
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     executionMode: "sequential",
+    ...(options.arena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
   try {
-    return typeof model === "string" ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(Buffer.from(model), sessionOptions);
+    if (typeof model === "string") return await ort.InferenceSession.create(model, sessionOptions);
+    const bytes = model instanceof Uint8Array ? model : Buffer.concat(model);
+    return await ort.InferenceSession.create(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sessionOptions);
   } catch (e) {
     if (typeof model !== "string") throw e; // a graph mdrc just built: a bug, not the user's file
     throw new UserError(`cannot load ${model}: ${(e as Error).message.split("\n")[0]}; recompile the model`);

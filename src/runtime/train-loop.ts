@@ -1,7 +1,8 @@
-import type * as ort from "onnxruntime-node";
+import ort from "onnxruntime-node";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileInference } from "../compiler/inference.js";
+import { embeddingTable } from "../graph/names.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { RankingMetric, Spec } from "../spec/types.js";
@@ -97,10 +98,15 @@ export class TrainingLoop {
   private async evaluate(trainLoss: number, at: "step" | "epoch"): Promise<EvaluationRecord | undefined> {
     const { options, spec, data, state } = this.s;
     if (!options.valid) return undefined;
-    // With the routers' debug outputs, so each evaluation also says what the experts did per domain.
-    const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state), debugOutputs: spec.gates.length > 0 });
-    const session = await createSession(files["model.onnx"], { threads: options.threads });
-    const m = await evaluateFile(session, manifest, spec, options.valid);
+    // With the routers' debug outputs, so each evaluation also says what the experts did per domain. The
+    // embedding tables are fed from the store as they are, not copied into the model (and again by ONNX
+    // Runtime): a large table would otherwise be held three times while the run evaluates.
+    const tables = [...state.store.tables.values()];
+    const weightsAsInputs = new Set(tables.map((t) => embeddingTable(t.name)));
+    const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state), debugOutputs: spec.gates.length > 0, weightsAsInputs });
+    const fed = Object.fromEntries(tables.map((t) => [embeddingTable(t.name), new ort.Tensor("float32", t.values, [t.rows, t.dim])]));
+    const session = await createSession(files["model.onnx"], { threads: options.threads, arena: false });
+    const m = await evaluateFile(session, manifest, spec, options.valid, { fed, checked: true });
     await session.release();
     const terms = this.sinceEvaluation.terms();
     this.sinceEvaluation = new LossMeans();

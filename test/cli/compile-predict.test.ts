@@ -8,6 +8,10 @@ import ort from "onnxruntime-node";
 import { compileInference } from "../../src/compiler/inference.js";
 import { compileText, examplePath, root } from "../helpers/specs.js";
 import { readFileSync as read } from "node:fs";
+import { joinParts, partsLength } from "../../src/onnx/emit.js";
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
 
 const dir = mkdtempSync(join(tmpdir(), "mdr-compile-"));
 const write = (name: string, text: string) => {
@@ -55,10 +59,10 @@ test("compile writes model.onnx and manifest.json whose inputs, outputs and opse
 test("same spec and seed give byte-identical files; another seed changes the weights", () => {
   const text = read(examplePath("cesaa"), "utf8");
   const spec = compileText(text).spec!;
-  const a = compileInference(spec).files["model.onnx"];
-  const b = compileInference(compileText(text).spec!).files["model.onnx"];
+  const a = joinParts(compileInference(spec).files["model.onnx"]);
+  const b = joinParts(compileInference(compileText(text).spec!).files["model.onnx"]);
   assert.ok(Buffer.from(a).equals(Buffer.from(b)));
-  const c = compileInference(compileText(text.replace("seed: 42", "seed: 43")).spec!).files["model.onnx"];
+  const c = joinParts(compileInference(compileText(text.replace("seed: 42", "seed: 43")).spec!).files["model.onnx"]);
   assert.ok(!Buffer.from(a).equals(Buffer.from(c)));
 });
 
@@ -158,7 +162,7 @@ test("the opset-20 model splits multi-valued cells in the graph (raw strings in)
   const genres = manifest.inputs.find((i) => i.name === "genres")!;
   assert.deepEqual(genres.shape, ["N"]);
   assert.equal(genres.split_by, undefined);
-  const session = await ort.InferenceSession.create(Buffer.from(files["model.onnx"]));
+  const session = await ort.InferenceSession.create(Buffer.from(joinParts(files["model.onnx"])));
   assert.ok(session.inputNames.includes("genres"));
 });
 
@@ -170,10 +174,25 @@ test("models whose tensors exceed the limit use ONNX external data, and load", a
   const sub = join(dir, "external");
   const { mkdirSync } = await import("node:fs");
   mkdirSync(sub, { recursive: true });
-  writeFileSync(join(sub, "model.onnx"), files["model.onnx"]);
-  writeFileSync(join(sub, "model.onnx.data"), files["model.onnx.data"]);
+  writeFileSync(join(sub, "model.onnx"), joinParts(files["model.onnx"]));
+  writeFileSync(join(sub, "model.onnx.data"), joinParts(files["model.onnx.data"]));
   const inline = compileInference(spec).files["model.onnx"];
-  assert.ok(files["model.onnx"].length < inline.length / 2);
+  assert.ok(partsLength(files["model.onnx"]) < partsLength(inline) / 2);
   const session = await ort.InferenceSession.create(join(sub, "model.onnx"));
   assert.deepEqual([...session.outputNames], ["probability", "logit"]);
+});
+
+test("a model written in pieces is byte for byte protobuf's own encoding, its large tables views of the weights", () => {
+  const spec = compileText(read(join(root, "bench/specs/cesaa_small.mdr"), "utf8")).spec!;
+  const plain = compileInference(spec);
+  const bytes = joinParts(plain.files["model.onnx"]);
+  assert.ok(plain.files["model.onnx"].length > 10, "large tensors are pieces of their own");
+  const again = onnx.ModelProto.encode(onnx.ModelProto.decode(bytes)).finish();
+  assert.ok(Buffer.from(again).equals(Buffer.from(bytes)), "re-encoding the decoded model gives the same bytes");
+  // The pieces hold the trained values themselves, not copies.
+  const w = new Float32Array(5001 * 16).map((_, i) => i / 7); // 5,000 ids and the out-of-range row
+  const trained = compileInference(spec, { weights: new Map([["embedding.c2.table", w]]) });
+  assert.ok(trained.files["model.onnx"].some((p) => p.buffer === w.buffer), "the table's piece is a view of its array");
+  const init = onnx.ModelProto.decode(joinParts(trained.files["model.onnx"])).graph!.initializer!.find((t) => t.name === "embedding.c2.table")!;
+  assert.deepEqual(new Float32Array(Uint8Array.from(init.rawData!).buffer), w);
 });

@@ -7,6 +7,7 @@ import { encodeBatch, type RawRow } from "../../src/runtime/batch.js";
 import { randomRows, syntheticData } from "../helpers/models.js";
 import { compileText, everyFieldKind } from "../helpers/specs.js";
 import { trainHarness } from "../helpers/train.js";
+import { joinParts } from "../../src/onnx/emit.js";
 
 // Hashed, range, shared-table and multi-valued fields, every numeric transform, a STAR layer (without
 // partitioned normalisation, whose batch statistics differ from the running ones by design) and gates.
@@ -36,7 +37,7 @@ test("the training step's forward and the inference model give the same logits o
   const weights = new Map(h.params);
   for (const t of h.store.tables.values()) weights.set(embeddingTable(t.name), t.values);
   const { files, manifest } = compileInference(spec, { data, weights });
-  const session = await ort.InferenceSession.create(Buffer.from(files["model.onnx"]), { intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(Buffer.from(joinParts(files["model.onnx"])), { intraOpNumThreads: 1 });
   const raw: RawRow[] = rows.map((values, i) => ({ values, line: i + 2 }));
   const inferLogit = (await session.run(encodeBatch(manifest, raw, "test"))).logit.data as Float32Array;
   close(trainLogit, inferLogit, "train-step forward vs inference");
@@ -48,7 +49,7 @@ test("opset 17 (multi-valued cells split on the host) and opset 20 (split in the
   const raw: RawRow[] = rows.map((values, i) => ({ values, line: i + 2 }));
   const probabilities = async (opset: number) => {
     const { files, manifest } = compileInference(spec, { data, opset });
-    const session = await ort.InferenceSession.create(Buffer.from(files["model.onnx"]), { intraOpNumThreads: 1 });
+    const session = await ort.InferenceSession.create(Buffer.from(joinParts(files["model.onnx"])), { intraOpNumThreads: 1 });
     return { p: (await session.run(encodeBatch(manifest, raw, "test"))).probability.data as Float32Array, manifest };
   };
   const a = await probabilities(17);

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { compileInference } from "../../src/compiler/inference.js";
 import { compileTrainStep } from "../../src/compiler/train-step.js";
 import { compileText, exampleNames, readExample } from "../helpers/specs.js";
+import { joinParts } from "../../src/onnx/emit.js";
 
 // The reference ONNX checker is Python's `onnx` (Debian: python3-onnx, which checks up to opset 17).
 // Where it is not installed the test is reported as skipped, never as passed.
@@ -30,7 +31,7 @@ test("every example's inference and train-step models pass the ONNX checker with
     const spec = compileText(readExample(name)).spec!;
     for (const dispatch of ["sparse", "dense"] as const) {
       const p = join(dir, `${name}-${dispatch}.onnx`);
-      writeFileSync(p, compileInference(spec, { dispatch, debugOutputs: true }).files["model.onnx"]);
+      writeFileSync(p, joinParts(compileInference(spec, { dispatch, debugOutputs: true }).files["model.onnx"]));
       paths.push(p);
       const t = join(dir, `${name}-${dispatch}-train.onnx`);
       writeFileSync(t, compileTrainStep(spec, { dispatch }).model);

@@ -20,6 +20,7 @@ import { syntheticData, randomRows } from "../helpers/models.js";
 import { codes, compileText } from "../helpers/specs.js";
 import { domainIdsOf } from "../helpers/train.js";
 import { referenceForward, type Row, type Weights } from "../reference/model.js";
+import { joinParts } from "../../src/onnx/emit.js";
 
 const specText = (queryExtra = "", itemExtra = "", model = "") => `
 model two_towers {
@@ -127,7 +128,7 @@ test("query and item models equal the plain-TS reference tower, normalised", asy
     const g = new Graph(17, false);
     buildTower(g, side, resolve(spec, { data }), data, { opset: 17 }, r.embedding);
     const weights: Weights = new Map(g.initializers.map((i) => [i.name, { shape: [...i.shape], data: i.data as Float32Array }]));
-    const session = await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]));
+    const session = await ort.InferenceSession.create(Buffer.from(joinParts(files[`${side}_model.onnx`])));
     const out = (await session.run(encodeBatch(manifest[side], rows.map((values, i) => ({ values, line: i + 2 })), "test"))).embedding.data as Float32Array;
     rows.forEach((row, i) => {
       const t = referenceForward(spec, weights, data, row).tower;
@@ -153,7 +154,7 @@ test("the train step's softmax loss (with extra negatives) equals the loss compu
   const extra = { [ITEM_KEY_INPUT]: new ort.Tensor("int64", BigInt64Array.from(keys.map(BigInt)), [keys.length]), [ITEM_LOG_Q_INPUT]: new ort.Tensor("float32", Float32Array.from(logQ), [keys.length]) };
   // Embeddings from the exported models, with the weights the step starts from (checked before it updates them).
   const { files, manifest } = compileRetrievalInference(r, { data });
-  const embed = async (side: "query" | "item", of: typeof negatives) => (await (await ort.InferenceSession.create(Buffer.from(files[`${side}_model.onnx`]))).run(encodeBatch(manifest[side], of, "test"))).embedding.data as Float32Array;
+  const embed = async (side: "query" | "item", of: typeof negatives) => (await (await ort.InferenceSession.create(Buffer.from(joinParts(files[`${side}_model.onnx`])))).run(encodeBatch(manifest[side], of, "test"))).embedding.data as Float32Array;
   const expected = referenceLoss(await embed("query", raw), await embed("item", [...raw, ...negatives]), rows.length, 5, 0.2, keys, logQ);
   // Router noise is off in this spec, so the step's forward is the exported models' forward.
   const encoded = encodeTowers(r, step.signature, state.store, raw, negatives, "test", 1);
