@@ -1,6 +1,6 @@
 /**
  * A real `mdr train` run: the benchmark spec plus a field of 10^6 ids, one epoch over a CSV of 2·10^6
- * rows. Measured: the process's peak resident memory against the bytes its embedding tables and their
+ * rows, evaluated on a validation file of 5% as many rows. Measured: the process's peak resident memory against the bytes its embedding tables and their
  * Adam state must hold (3 × rows × dim × 4 bytes), and its throughput against the pure training step
  * (host encoding + ONNX Runtime + write-back on in-memory batches) of the same spec, measured in this run.
  *
@@ -40,9 +40,10 @@ export async function measureTrainMemory(rows = 2_000_000, ids = 1_000_000): Pro
   try {
     const spec = readFileSync(`${root}bench/specs/cesaa_small.mdr`, "utf8").replace("    numeric n0 {}", `    categorical big { range: [0, ${ids - 1}], dim: 16 }\n    numeric n0 {}`);
     writeFileSync(join(dir, "spec.mdr"), spec);
-    await writeData(join(dir, "train.csv"), rows, ids);
+    await writeData(join(dir, "train.csv"), rows, ids, 12345);
+    await writeData(join(dir, "valid.csv"), Math.round(rows / 20), ids, 54321);
     const t0 = performance.now();
-    const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "--valid", join(dir, "valid.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const seconds = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`mdr train failed: ${child.stderr.slice(-2000)}`);
     const peak = Number(/peak_rss_bytes (\d+)/.exec(child.stderr)?.[1]);
@@ -68,10 +69,10 @@ if (process.argv[1]?.endsWith("train-memory.js")) {
 }
 
 /** A CSV of the benchmark spec's columns: uniform ids in each declared range, numbers, 3 domains, 30% positives. */
-async function writeData(path: string, rows: number, ids: number): Promise<void> {
+async function writeData(path: string, rows: number, ids: number, seed: number): Promise<void> {
   const out = createWriteStream(path);
   out.write(["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "big", "n0", "n1", "n2", "n3", "d", "label"].join(",") + "\n");
-  let s = 12345;
+  let s = seed;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   let chunk = "";
   for (let i = 0; i < rows; i++) {
