@@ -32,7 +32,7 @@ export async function* bufferedShuffle<T, P = T>(rows: AsyncIterable<T>, capacit
  * held. Anything else is kept as it is.
  */
 export class WaitingRows<P> {
-  private bytes = new Uint8Array(1 << 16);
+  private bytes = Buffer.alloc(1 << 16);
   private used = 0;
   /** Where slot i's bytes start; -1: the value is in `others`. */
   private readonly start: Float64Array;
@@ -53,7 +53,7 @@ export class WaitingRows<P> {
   get(i: number): P {
     if (this.start[i] < 0) return this.others.get(i)!;
     const at = this.start[i];
-    return Buffer.from(this.bytes.buffer, at, this.size[i]).toString("utf8") as P;
+    return this.bytes.toString("utf8", at, at + this.size[i]) as P;
   }
 
   set(i: number, value: P): void {
@@ -88,7 +88,7 @@ export class WaitingRows<P> {
     if (this.used + n <= this.bytes.length) return;
     let live = 0;
     for (let i = 0; i < this.length; i++) if (this.start[i] >= 0) live += this.size[i];
-    const next = new Uint8Array(Math.max(1 << 16, Math.ceil(1.25 * (live + n))));
+    const next = Buffer.alloc(Math.max(1 << 16, Math.ceil(1.25 * (live + n))));
     let at = 0;
     for (let i = 0; i < this.length; i++) {
       if (this.start[i] < 0) continue;
