@@ -23,13 +23,31 @@ export type PlansOf = (data: ModelData) => ModelPlan[];
  * is written before this pass succeeds, so bad data never leaves a half-made output folder.
  */
 export async function summarizeTrainingData(spec: Spec, file: string, plans: PlansOf = (data) => [resolve(spec, { data })]): Promise<DataSummary> {
-  // A CSV is first read fast (parsed in a worker, no per-field positions); only when that finds a problem
-  // is it read again with positions, so the error names line and column exactly.
-  if (!/\.csv$/i.test(file)) return summarize(spec, file, {}, plans);
+  return fastThenExact(file, (read) => summarize(spec, file, read, plans));
+}
+
+/** Checks every row of a file training evaluates on (the validation file), before anything is written. */
+export async function checkEvaluationFile(spec: Spec, file: string): Promise<void> {
+  await fastThenExact(file, async (read) => {
+    const source = openRows(file, read);
+    checkColumns(spec, await source.columns(), file);
+    const check = rowChecker(spec, file);
+    let rows = 0;
+    for await (const row of source.rows()) if (check(row)) rows++;
+    if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
+  });
+}
+
+/**
+ * A checking pass over a file. A CSV is first read fast (parsed in a worker, no per-field positions); only
+ * when that finds a problem is it read again with positions, so the error names line and column exactly.
+ */
+async function fastThenExact<T>(file: string, pass: (read: OpenOptions) => Promise<T>): Promise<T> {
+  if (!/\.csv$/i.test(file)) return pass({});
   try {
-    return await summarize(spec, file, { positions: false, worker: true }, plans);
+    return await pass({ positions: false, worker: true });
   } catch (e) {
-    if (e instanceof DataError) return summarize(spec, file, {}, plans);
+    if (e instanceof DataError) return pass({});
     throw e;
   }
 }

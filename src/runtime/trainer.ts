@@ -3,14 +3,11 @@ import { UserError } from "../diagnostics/errors.js";
 import { compileTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
-import { DataError } from "./cells.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { initialState, latestCheckpoint, restore } from "./checkpoint-layout.js";
-import { rowChecker, summarizeTrainingData, type DataSummary } from "./data-stats.js";
+import { checkEvaluationFile, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import { makeFolder, withSignalGuard } from "./output.js";
-import { openRows } from "./readers.js";
 import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
-import { checkColumns } from "./rows.js";
 import { createSession } from "./session.js";
 import { NonFiniteLoss } from "./step-runner.js";
 import { keepMetricsUpTo, keepTrainLogUpTo, TrainingLoop } from "./train-loop.js";
@@ -44,7 +41,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // Everything is checked before anything is written: the folder, then every row of every input file.
   inspectRunFolder(out, mode);
   const summary = await summarizeTrainingData(spec, options.train);
-  if (options.valid) await checkFile(spec, options.valid);
+  if (options.valid) await checkEvaluationFile(spec, options.valid);
   if (!options.valid) log(`no --valid file: early stopping is off; training runs all ${t.epochs} epochs and keeps the last`);
 
   const folder = takeRunFolder(out, mode);
@@ -115,11 +112,3 @@ async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSum
   return await withSignalGuard(() => new TrainingLoop({ options, spec, summary, data, step, session, state, history, log }).run());
 }
 
-async function checkFile(spec: Spec, file: string): Promise<void> {
-  const source = openRows(file);
-  checkColumns(spec, await source.columns(), file);
-  const check = rowChecker(spec, file);
-  let rows = 0;
-  for await (const row of source.rows()) if (check(row)) rows++;
-  if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
-}
