@@ -77,7 +77,7 @@ export async function benchInference(spec: Spec, batch: number, threads: number,
 export async function benchTrainStep(spec: Spec, batch: number, threads: number, options: BenchOptions = {}): Promise<BenchResult> {
   const data = syntheticModelData(spec);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
-  const session = await createSession(step.model, { ep: options.ep, threads });
+  const session = await createSession(step.model, { ep: options.ep, threads, shapesVary: true });
   const state = initialStepState(spec, step, data);
   const batches = Array.from({ length: 4 }, (_, i) => syntheticRows(spec, batch, i + 1));
   let n = 0;

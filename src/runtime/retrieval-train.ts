@@ -100,7 +100,7 @@ class RetrievalLoop {
 
   async run(): Promise<RetrievalTrainResult> {
     const step = compileRetrievalTrainStep(this.r, { data: this.data });
-    const session = await createSession(step.model, { ep: this.o.ep, threads: this.o.threads });
+    const session = await createSession(step.model, { ep: this.o.ep, threads: this.o.threads, shapesVary: true });
     const state = initialState(this.fields, step, this.data);
     const t = this.r.train;
     let stoppedEarly = false;

@@ -99,7 +99,7 @@ function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, 
 async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, record: RunRecord | undefined, log: (l: string) => void): Promise<TrainResult> {
   const { data, resumeFrom } = startingPoint(options, spec, summary, record, log);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
-  const session = await createSession(step.model, { ep: options.ep, threads: options.threads });
+  const session = await createSession(step.model, { ep: options.ep, threads: options.threads, shapesVary: true });
   const state = initialState(spec, step, data);
   const history: EvaluationRecord[] = [];
   if (resumeFrom) {
