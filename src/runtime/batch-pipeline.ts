@@ -2,7 +2,7 @@ import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { EncodedRows } from "./batch-encoding.js";
-import { revive, workerMessages, type WorkerFailure } from "./worker-channel.js";
+import { PARSING_WORKER, revive, workerMessages, type WorkerFailure } from "./worker-channel.js";
 
 /**
  * An epoch's batches prepared in a worker thread while the main thread runs steps: the file is read and
@@ -34,17 +34,11 @@ export type EpochMessage =
 export type EpochBatch = Exclude<EpochMessage, { kind: "done" | "error" }>;
 
 /**
- * The worker parses rows, whose garbage all dies young: a young generation of 8 MB (V8 takes up to 48 MB
- * by default) keeps ~20 MB of a training run's peak memory without slowing the worker measurably.
- */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
-
-/**
  * The epoch's batches in training order; a data error in the worker arrives as the same positioned error.
  * An abort stops the worker at once.
  */
 export async function* epochBatches(job: EpochJob, signal?: AbortSignal): AsyncGenerator<EpochBatch> {
-  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job, signal, WORKER_LIMITS)) {
+  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job, signal, PARSING_WORKER)) {
     if (m.kind === "done") return;
     if (m.kind === "error") throw revive(m);
     yield m;

@@ -9,7 +9,7 @@ import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
 import type { CsvMessage } from "./csv-worker.js";
 import { unpackRow } from "./packed-row.js";
-import { revive, workerMessages } from "./worker-channel.js";
+import { PARSING_WORKER, revive, workerMessages } from "./worker-channel.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -137,7 +137,7 @@ export async function* csvRecords(path: string, positions: boolean): AsyncGenera
 function csvInWorker(path: string): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
-    for await (const m of workerMessages<CsvMessage>(new URL("./csv-worker.js", import.meta.url), { path, csvWorker: true })) {
+    for await (const m of workerMessages<CsvMessage>(new URL("./csv-worker.js", import.meta.url), { path, csvWorker: true }, undefined, PARSING_WORKER)) {
       if (m.kind === "error") throw revive(m);
       if (m.kind === "done") return;
       if (m.kind === "header") {
