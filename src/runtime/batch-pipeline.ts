@@ -2,7 +2,7 @@ import type { TrainStepSignature } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { EncodedRows } from "./batch-encoding.js";
-import { PARSING_WORKER, revive, workerMessages, type WorkerFailure } from "./worker-channel.js";
+import { PARSING_WORKER, workerMessages, type StreamEnd, type WorkerFailure } from "./worker-channel.js";
 
 /**
  * An epoch's batches prepared in a worker thread while the main thread runs steps: the file is read and
@@ -31,23 +31,19 @@ export type EpochMessage =
   | { kind: "done" }
   | WorkerFailure;
 
-export type EpochBatch = Exclude<EpochMessage, { kind: "done" | "error" }>;
+export type EpochBatch = Exclude<EpochMessage, StreamEnd>;
 
 /**
  * The epoch's batches in training order; a data error in the worker arrives as the same positioned error.
  * An abort stops the worker at once.
  */
-export async function* epochBatches(job: EpochJob, signal?: AbortSignal): AsyncGenerator<EpochBatch> {
-  for await (const m of workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job, signal, PARSING_WORKER)) {
-    if (m.kind === "done") return;
-    if (m.kind === "error") throw revive(m);
-    yield m;
-  }
+export function epochBatches(job: EpochJob, signal?: AbortSignal): AsyncGenerator<EpochBatch> {
+  return workerMessages<EpochMessage>(new URL("./batch-worker.js", import.meta.url), job, signal, PARSING_WORKER);
 }
 
 /**
- * An epoch started ahead (while the previous one's evaluation and checkpoint run): its worker reads the
- * file and fills the shuffle buffer meanwhile. `take` hands its batches over; `cancel` stops it.
+ * An epoch started ahead (while the previous one's checkpoint is written): its worker reads the file and
+ * fills the shuffle buffer meanwhile. `take` hands its batches over; `cancel` stops it.
  */
 export class EpochAhead {
   private readonly stop = new AbortController();

@@ -9,7 +9,7 @@ import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
 import type { CsvMessage } from "./csv-worker.js";
 import { unpackRow } from "./packed-row.js";
-import { PARSING_WORKER, revive, workerMessages } from "./worker-channel.js";
+import { PARSING_WORKER, workerMessages } from "./worker-channel.js";
 
 export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
@@ -138,8 +138,6 @@ function csvInWorker(path: string): RowSource {
   let header: string[] | undefined;
   const iterate = async function* (): AsyncGenerator<RawRow> {
     for await (const m of workerMessages<CsvMessage>(new URL("./csv-worker.js", import.meta.url), { path, csvWorker: true }, undefined, PARSING_WORKER)) {
-      if (m.kind === "error") throw revive(m);
-      if (m.kind === "done") return;
       if (m.kind === "header") {
         header = m.header;
         continue;

@@ -3,7 +3,15 @@ import { UserError } from "../diagnostics/errors.js";
 import { DataError } from "./cells.js";
 
 // A worker that produces a stream of messages for the main thread, at most a few ahead: the worker sends
-// only while it holds credit, and the reader gives one back for each message it takes.
+// only while it holds credit, and the reader gives one back for each message it takes. Its last message
+// says that it finished, or what stopped it.
+
+/** The last message of a worker's stream. */
+export type StreamEnd = { kind: "done" } | WorkerFailure;
+
+function isEnd(m: { kind: string }): m is StreamEnd {
+  return m.kind === "done" || m.kind === "error";
+}
 
 /** The worker's end: resolves once the message is sent, waiting first while `ahead` messages are unread. */
 export function creditedSender<M>(port: MessagePort, ahead: number): (message: M, transfer?: ArrayBuffer[]) => Promise<void> {
@@ -28,14 +36,15 @@ export function creditedSender<M>(port: MessagePort, ahead: number): (message: M
 export const PARSING_WORKER: ResourceLimits = { maxYoungGenerationSizeMb: 8 };
 
 /**
- * The main thread's end: the worker's messages, in order, until the caller stops reading or `signal`
- * aborts (the worker is then stopped; an abort ends the messages at once, even mid-wait). The worker is
- * referenced only while the caller waits for it, so a reader left suspended does not keep the process alive.
+ * The main thread's end: the worker's messages, in order, until it is done, the caller stops reading or
+ * `signal` aborts (the worker is then stopped; an abort ends the messages at once, even mid-wait). What
+ * stopped the worker is thrown as the same error. The worker is referenced only while the caller waits for
+ * it, so a reader left suspended does not keep the process alive.
  */
-export async function* workerMessages<M>(url: URL, workerData: unknown, signal?: AbortSignal, resourceLimits?: ResourceLimits): AsyncGenerator<M> {
+export async function* workerMessages<M extends { kind: string }>(url: URL, workerData: unknown, signal?: AbortSignal, resourceLimits?: ResourceLimits): AsyncGenerator<Exclude<M, StreamEnd>> {
   if (signal?.aborted) return;
   const worker = new Worker(url, { workerData, resourceLimits });
-  const inbox: M[] = [];
+  const inbox: (Exclude<M, StreamEnd> | StreamEnd)[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
   let stopped = false;
@@ -44,7 +53,7 @@ export async function* workerMessages<M>(url: URL, workerData: unknown, signal?:
     wake?.();
   };
   signal?.addEventListener("abort", stop, { once: true });
-  worker.on("message", (m: M) => {
+  worker.on("message", (m: Exclude<M, StreamEnd> | StreamEnd) => {
     inbox.push(m);
     wake?.();
   });
@@ -59,8 +68,13 @@ export async function* workerMessages<M>(url: URL, workerData: unknown, signal?:
       worker.unref();
       if (stopped) return;
       if (failure) throw failure;
+      const m = inbox.shift()!;
+      if (isEnd(m)) {
+        if (m.kind === "error") throw revive(m);
+        return;
+      }
       worker.postMessage("more");
-      yield inbox.shift()!;
+      yield m;
     }
   } finally {
     signal?.removeEventListener("abort", stop);
@@ -86,7 +100,7 @@ export function failureOf(e: unknown): WorkerFailure {
 }
 
 /** The main thread's end: the same error again (a bug in the worker stays a bug, with the worker's stack). */
-export function revive(m: WorkerFailure): Error {
+function revive(m: WorkerFailure): Error {
   if (m.data) return new DataError(m.data.file, m.data.line, m.data.column, m.data.reason);
   if (m.user) return new UserError(m.message, m.exitCode);
   const e = new Error(`in a worker thread: ${m.message}`);
