@@ -11,7 +11,7 @@ import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { timeIt } from "../src/runtime/benchmark.js";
 import { createSession } from "../src/runtime/session.js";
-import { loadSpec, pythonWithTorch, root, torchThreads } from "./util.js";
+import { loadSpec, pythonWithTorch, rangedFields, root, torchThreads } from "./util.js";
 
 interface TorchInference {
   threads: number;
@@ -23,8 +23,6 @@ interface TorchInference {
   sparse: number;
   dense: number;
 }
-
-const RANGES = [1000, 2000, 5000, 10000, 20000, 50000, 100000, 100000];
 
 /**
  * The competitors on cesaa_small at batch 4,096 (bench/pytorch/cesaa_small.py): PyTorch eager, and ONNX
@@ -40,10 +38,11 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
   try {
     const out: TorchInference[] = [];
     const n = 4096;
-    const ids = new BigInt64Array(n * RANGES.length);
-    for (let i = 0; i < n; i++) RANGES.forEach((r, j) => (ids[i * RANGES.length + j] = BigInt(1 + ((i * 7919 + j * 104729) % r))));
+    const ranges = rangedFields(small).map((f) => f.ids); // the script's fields, in the same order
+    const ids = new BigInt64Array(n * ranges.length);
+    for (let i = 0; i < n; i++) ranges.forEach((r, j) => (ids[i * ranges.length + j] = BigInt(1 + ((i * 7919 + j * 104729) % r))));
     const feeds = {
-      ids: new ort.Tensor("int64", ids, [n, RANGES.length]),
+      ids: new ort.Tensor("int64", ids, [n, ranges.length]),
       nums: new ort.Tensor("float32", Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i)), [n, 4]),
       domain: new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3)), [n]),
     };

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileSpecFile } from "../src/compiler/frontend.js";
 import { benchTrainStep } from "../src/runtime/benchmark.js";
-import { root } from "./util.js";
+import type { Spec } from "../src/spec/types.js";
+import { rangedFields, root } from "./util.js";
 
 export interface MemoryRow {
   rows: number;
@@ -32,26 +33,24 @@ export interface MemoryRow {
   ratio_to_all_tables: number;
 }
 
-const ranges = [1000, 2000, 5000, 10000, 20000, 50000, 100000, 100000];
-
 /** One `mdr train` epoch over `rows` synthetic rows with a `ids`-id field, measured from outside. */
 export async function measureTrainMemory(rows = 2_000_000, ids = 1_000_000): Promise<MemoryRow> {
   const dir = mkdtempSync(join(tmpdir(), "mdr-train-memory-"));
   try {
     const spec = readFileSync(`${root}bench/specs/cesaa_small.mdr`, "utf8").replace("    numeric n0 {}", `    categorical big { range: [0, ${ids - 1}], dim: 16 }\n    numeric n0 {}`);
     writeFileSync(join(dir, "spec.mdr"), spec);
-    await writeData(join(dir, "train.csv"), rows, ids, 12345);
-    await writeData(join(dir, "valid.csv"), Math.round(rows / 20), ids, 54321);
+    const compiled = compileSpecFile(join(dir, "spec.mdr")).spec!;
+    await writeData(compiled, join(dir, "train.csv"), rows, 12345);
+    await writeData(compiled, join(dir, "valid.csv"), Math.round(rows / 20), 54321);
     const t0 = performance.now();
     const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "--valid", join(dir, "valid.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const seconds = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`mdr train failed: ${child.stderr.slice(-2000)}`);
     const peak = Number(/peak_rss_bytes (\d+)/.exec(child.stderr)?.[1]);
     const loop = Number(/\((\d+) rows\/s/.exec(child.stderr)?.[1]);
-    const compiled = compileSpecFile(join(dir, "spec.mdr")).spec!;
     const step = (await benchTrainStep(compiled, compiled.train.batch_size, 1, { seconds: 10 })).rows_per_s;
     const big = 3 * (ids + 1) * 16 * 4;
-    const all = 3 * [...ranges, ids].reduce((a, r) => a + r + 1, 0) * 16 * 4;
+    const all = 3 * rangedFields(compiled).reduce((a, f) => a + f.ids + 1, 0) * 16 * 4;
     const mb = (x: number) => Math.round(x / 2 ** 20);
     return {
       rows, ids, seconds: Number(seconds.toFixed(1)), rows_per_s: Math.round(rows / seconds), loop_rows_per_s: loop, step_rows_per_s: step,
@@ -68,18 +67,20 @@ if (process.argv[1]?.endsWith("train-memory.js")) {
   console.log(JSON.stringify(await measureTrainMemory(rows || undefined, ids || undefined)));
 }
 
-/** A CSV of the benchmark spec's columns: uniform ids in each declared range, numbers, 3 domains, 30% positives. */
-async function writeData(path: string, rows: number, ids: number, seed: number): Promise<void> {
+/** A CSV of the benchmark spec's columns: uniform ids in each declared range, numbers, its domains, 30% positives. */
+async function writeData(spec: Spec, path: string, rows: number, seed: number): Promise<void> {
+  const ranged = rangedFields(spec);
+  const numerics = spec.features.filter((f) => f.kind === "numeric").map((f) => f.column);
+  const domains = spec.domain.values;
   const out = createWriteStream(path);
-  out.write(["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "big", "n0", "n1", "n2", "n3", "d", "label"].join(",") + "\n");
+  out.write([...ranged.map((f) => f.column), ...numerics, spec.domain.column, spec.label].join(",") + "\n");
   let s = seed;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   let chunk = "";
   for (let i = 0; i < rows; i++) {
-    const cells = ranges.map((r) => String(Math.floor(rnd() * r)));
-    cells.push(String(Math.floor(rnd() * ids)));
-    for (let k = 0; k < 4; k++) cells.push((rnd() * 4 - 2).toFixed(3));
-    cells.push(`d${Math.floor(rnd() * 3)}`, rnd() < 0.3 ? "1" : "0");
+    const cells = ranged.map((f) => String(Math.floor(rnd() * f.ids)));
+    for (let k = 0; k < numerics.length; k++) cells.push((rnd() * 4 - 2).toFixed(3));
+    cells.push(domains[Math.floor(rnd() * domains.length)], rnd() < 0.3 ? "1" : "0");
     chunk += cells.join(",") + "\n";
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));

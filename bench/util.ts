@@ -36,6 +36,11 @@ export function loadSpec(path: string): Spec {
   return r.spec;
 }
 
+/** Each categorical field with a declared range and its number of ids, in spec order. */
+export function rangedFields(spec: Spec): { column: string; ids: number }[] {
+  return spec.features.flatMap((f) => (f.kind === "categorical" && f.range ? [{ column: f.column, ids: f.range[1] - f.range[0] + 1 }] : []));
+}
+
 let python: string | null | undefined;
 
 /** $PYTHON, else python3 on the PATH, else Debian's own (a pyenv python3 may shadow it): the first that imports torch. */
