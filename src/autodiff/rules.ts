@@ -119,7 +119,8 @@ export const gradRules: Record<DifferentiableOp, GradRule> = {
     compilerAssert((node.attributes.axis as number) === 0, "Gather gradient is implemented for axis 0");
     // Batch-sized scatter-add (the data is a batch's unique rows or a small table, never a full table).
     const zeros = zerosLike(g, data);
-    const indices = g.unsqueeze(idx, [-1]);
+    // ScatterND takes int64 indices only (a training step's touched rows are int32).
+    const indices = g.unsqueeze(idx.dtype === "int64" ? idx : g.cast(idx, "int64"), [-1]);
     return [g.scatterND(zeros, indices, d!, "add"), undefined];
   },
   GatherElements: ({ g, node, inputs: [data, idx], dOut: [d] }) => [

@@ -1,4 +1,5 @@
 import type { DispatchMode } from "../graph/dispatch.js";
+import { batchRows } from "../graph/features/training.js";
 import { Graph } from "../graph/ops.js";
 import { buildTower, sampledSoftmaxLoss, type TowerGraph } from "../graph/retrieval.js";
 import type { Tensor } from "../graph/tensor.js";
@@ -100,7 +101,7 @@ function lossTerms(g: Graph, r: RetrievalSpec, towers: Record<Side, TowerGraph>)
       : g.scalar(1 / r.embedding.temperature);
     const perRow = sampledSoftmaxLoss(g, towers.query.embedding, towers.item.embedding, scale, key, logQ);
     terms.add("softmax", r.loss.softmax, domainWeightedMean(g, perRow, domain, r.domain));
-    terms.addAuxiliary(r.loss, towers.query.gates, domain, r.domain.values.length);
+    terms.addAuxiliary(r.loss, towers.query.gates, domain, r.domain.values.length, batchRows(g, { ...towers.query.features.tableRows, ...towers.item.features.tableRows }));
   });
   return terms.list;
 }

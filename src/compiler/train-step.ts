@@ -11,7 +11,8 @@ import { DEFAULT_OPSET } from "../onnx/opset.js";
 import { optimizerUpdate, stateSlots } from "../optim/optimizers.js";
 import type { DomainSpec, FeatureSpec, LossSpec, Spec, TrainSpec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
-import { lossTermOutput, ROWS_PREFIX, rowsInput, SEED_INPUT, slotName, updated } from "../graph/names.js";
+import { embeddingTable, lossTermOutput, rowsInput, SEED_INPUT, slotName, touchedInput, updated } from "../graph/names.js";
+import { batchRows } from "../graph/features/training.js";
 
 export interface TrainStepOptions {
   opset?: number;
@@ -29,7 +30,10 @@ export interface TrainStepSignature {
   states: { name: string; shape: number[] }[];
   /** Optimizer slots per parameter (names are `${param}::${slot}`). */
   slots: string[];
-  /** Embedding tables held on the host; the step sees their batch rows `rows.<table>`. */
+  /**
+   * Embedding tables held on the host: a step takes each whole (`embedding.<table>.table` and its slots),
+   * with the rows its batch touches (`touched.<table>`), and returns those rows updated.
+   */
   tables: { name: string; dim: number; rows: number }[];
   /** Per categorical field: the table whose rows its `index.<field>` input points into. */
   lookups: { feature: string; table: string; multi: boolean }[];
@@ -58,7 +62,7 @@ export function compileTrainStep(spec: Spec, options: TrainStepOptions = {}): Co
   const terms = new LossTerms(g);
   g.scope("loss", () => {
     if (spec.loss.bce > 0) terms.add("bce", spec.loss.bce, domainWeightedMean(g, binaryCrossEntropy(g, model.logit, label), model.features.domain, spec.domain));
-    terms.addAuxiliary(spec.loss, model.gates, model.features.domain, spec.domain.values.length);
+    terms.addAuxiliary(spec.loss, model.gates, model.features.domain, spec.domain.values.length, batchRows(g, model.features.tableRows));
   });
   return finishTrainStep(g, {
     train: spec.train, terms: terms.list, stateUpdates: model.stateUpdates, tableRows: model.features.tableRows, features: spec.features,
@@ -82,8 +86,8 @@ export class LossTerms {
     this.list.push({ name, value, weighted: weight === 1 ? value : this.g.mul(value, this.g.scalar(weight)) });
   }
 
-  /** The router's mutual-information and load-balance terms and L2 on the batch's embedding rows, where their weights are positive. */
-  addAuxiliary(loss: Pick<LossSpec, "mutual_information" | "load_balance" | "l2_embedding" | "router">, gates: Map<string, GateOutputs>, domain: Tensor, domains: number): void {
+  /** The router's mutual-information and load-balance terms and L2 on the batch's embedding rows (`rows`), where their weights are positive. */
+  addAuxiliary(loss: Pick<LossSpec, "mutual_information" | "load_balance" | "l2_embedding" | "router">, gates: Map<string, GateOutputs>, domain: Tensor, domains: number, rows: Tensor[]): void {
     const g = this.g;
     const router = loss.router ? gates.get(loss.router) : undefined;
     if (router && loss.mutual_information > 0) {
@@ -93,9 +97,8 @@ export class LossTerms {
       this.add("load_balance", loss.load_balance, loadBalanceLoss(g, router.probabilities, router.selected, router.choices));
     }
     if (loss.l2_embedding > 0) {
-      const rows = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
       if (rows.length) {
-        const sums = rows.map((r) => g.reduceSum(g.mul(g.values.get(r.name)!, g.values.get(r.name)!), [0, 1]));
+        const sums = rows.map((r) => g.reduceSum(g.mul(r, r), [0, 1]));
         this.add("l2_embedding", loss.l2_embedding, sums.reduce((a, b) => g.add(a, b)));
       }
     }
@@ -135,21 +138,30 @@ export function finishTrainStep(g: Graph, p: StepParts): CompiledTrainStep {
   for (const [t, name, doc] of p.extraOutputs ?? []) g.output(t, name, doc);
 
   const trainable = [...g.parameters].filter((n) => !g.states.has(n)).map((n) => g.values.get(n)!);
-  const rowsInputs = g.inputs.filter((i) => i.name.startsWith(ROWS_PREFIX));
-  const grads = backprop(g, total, [...trainable, ...rowsInputs]);
-
+  const tables = Object.entries(p.tableRows).filter(([name]) => g.values.has(rowsInput(name)))
+    .map(([name, rows]) => ({ name, rows, batchRows: g.values.get(rowsInput(name))! }));
   const slots = stateSlots(p.train);
   if (p.gradientsOnly) {
-    for (const t of [...trainable, ...rowsInputs]) g.output(grads.get(t.name)!, `${t.name}::grad`);
+    // Gradients of whole tables (the gathered rows scattered back), for checks against finite differences.
+    const wrt = [...trainable, ...tables.map((t) => g.values.get(embeddingTable(t.name))!)];
+    const grads = backprop(g, total, wrt);
+    for (const t of wrt) g.output(grads.get(t.name)!, `${t.name}::grad`);
   } else {
+    const grads = backprop(g, total, [...trainable, ...tables.map((t) => t.batchRows)]);
     const lr = g.input("lr", "float32", [], "learning rate of dense parameters");
     const embeddingLr = g.input("embedding_lr", "float32", [], "learning rate of embedding rows");
     const step = g.input("step", "float32", [], "1-based step number");
-    for (const t of [...trainable, ...rowsInputs]) {
-      const states = slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape]));
-      const u = optimizerUpdate(g, p.train, { param: t, grad: grads.get(t.name)!, states, lr: t.name.startsWith(ROWS_PREFIX) ? embeddingLr : lr, step });
-      g.output(u.param, updated(t.name));
-      u.states.forEach((s, i) => g.output(s, updated(slotName(t.name, slots[i]))));
+    const update = (param: Tensor, states: Tensor[], lr: Tensor) => {
+      const u = optimizerUpdate(g, p.train, { param, grad: grads.get(param.name)!, states, lr, step });
+      g.output(u.param, updated(param.name));
+      u.states.forEach((s, i) => g.output(s, updated(slotName(param.name, slots[i]))));
+    };
+    for (const t of trainable) update(t, slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape])), lr);
+    for (const t of tables) {
+      // The touched rows' optimizer state, gathered from the host's whole slot tables like the rows.
+      const touched = g.values.get(touchedInput(t.name))!;
+      const states = slots.map((s) => g.gather(g.input(slotName(embeddingTable(t.name), s), "float32", [t.rows, t.batchRows.shape[1]]), touched));
+      update(t.batchRows, states, embeddingLr);
     }
   }
   for (const [name, value] of p.stateUpdates) g.output(value, updated(name));
@@ -158,9 +170,7 @@ export function finishTrainStep(g: Graph, p: StepParts): CompiledTrainStep {
     parameters: trainable.map((t) => ({ name: t.name, shape: t.shape as number[] })),
     states: [...g.states].map((n) => ({ name: n, shape: g.values.get(n)!.shape as number[] })),
     slots,
-    tables: Object.entries(p.tableRows)
-      .filter(([name]) => rowsInputs.some((r) => r.name === rowsInput(name)))
-      .map(([name, rows]) => ({ name, rows, dim: rowsInputs.find((r) => r.name === rowsInput(name))!.shape[1] as number })),
+    tables: tables.map((t) => ({ name: t.name, rows: t.rows, dim: t.batchRows.shape[1] as number })),
     lookups: p.features.filter((f) => f.kind !== "numeric").map((f) => ({
       feature: f.name,
       table: (f as { table?: string }).table ?? f.name,

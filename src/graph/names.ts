@@ -6,9 +6,14 @@
 /** Embedding tables (and the domain and bucket tables) start uniform in ±this. */
 export const EMBEDDING_INIT_BOUND = 0.05;
 
-/** A training step's batch rows of a host-held table [U, dim], and their optimizer state. */
+/**
+ * A training step's batch rows of a host-held table [U, dim]: the graph gathers them from the table (fed
+ * whole as `embedding.<table>.table`, with its optimizer slots) at `touched.<table>`; the step returns
+ * them and their optimizer state updated (`rows.<table>::new`, `rows.<table>::<slot>::new`).
+ */
 export const rowsInput = (table: string): string => `rows.${table}`;
-export const ROWS_PREFIX = "rows.";
+/** The host rows of a table a training batch touches [U], int32, ascending. */
+export const touchedInput = (table: string): string => `touched.${table}`;
 /** Each row's position among its table's batch rows (a categorical field). */
 export const indexInput = (feature: string): string => `index.${feature}`;
 /** Optimizer state `slot` of a parameter (or of a table's batch rows). */

@@ -173,10 +173,11 @@ export class Graph extends GraphBuilder {
   }
 
   // ---- indexing
-  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+  /** `name`: the value's name, where the host or a later pass refers to it. */
+  gather(data: Tensor, indices: Tensor, axis = 0, name?: string): Tensor {
     const a = normAxis(axis, data.shape.length);
     const shape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
-    return this.node("Gather", [data, indices], { axis: a }, [{ dtype: data.dtype, shape }])[0];
+    return this.node("Gather", [data, indices], { axis: a }, [{ dtype: data.dtype, shape }], name)[0];
   }
   gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
     return this.node("GatherElements", [data, indices], { axis }, [{ dtype: data.dtype, shape: [...indices.shape] }])[0];

@@ -1,5 +1,5 @@
 /** Element types the model graphs use (names as in ONNX). */
-export type DType = "float32" | "int64" | "string" | "bool";
+export type DType = "float32" | "int64" | "int32" | "string" | "bool";
 
 /** A dimension: a known size, or a symbol (the batch "N", or "?" when data-dependent). */
 export type Dim = number | string;
@@ -44,4 +44,4 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], where: str
 }
 
 /** ONNX TensorProto element types of the dtypes mdrc uses. */
-export const ONNX_ELEM_TYPE: Record<DType, number> = { float32: 1, int64: 7, string: 8, bool: 9 };
+export const ONNX_ELEM_TYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, string: 8, bool: 9 };

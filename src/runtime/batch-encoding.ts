@@ -11,7 +11,7 @@ export interface EncodedRows {
   rows: number;
   /** `index.<field>` inputs: each value's position among its table's unique rows in this batch. */
   indices: { name: string; data: BigInt64Array; shape: number[] }[];
-  /** Per table: the host row of each position, in position order. */
+  /** Per table: the host row of each position, ascending. */
   touched: Map<string, Int32Array>;
   /** Numeric columns, raw (the graph normalises them, as at serving). */
   numerics: { name: string; data: Float32Array }[];
@@ -31,33 +31,39 @@ export function encodeRows(spec: Spec, signature: TrainStepSignature, rowOf: Row
   const n = rows.length;
   const random = oovSeed === undefined ? undefined : mulberry32(oovSeed);
   const drop = (rate: number | undefined) => random !== undefined && rate !== undefined && rate > 0 && random() < rate;
-  const unique = new Map<string, Map<number, number>>();
-  const positionOf = (table: string, row: number) => {
-    let m = unique.get(table);
-    if (!m) unique.set(table, (m = new Map()));
-    let p = m.get(row);
-    if (p === undefined) m.set(row, (p = m.size));
-    return p;
-  };
   const features = new Map(spec.features.map((f) => [f.name, f]));
-  const indices: EncodedRows["indices"] = [];
-  for (const l of signature.lookups) {
+  // Each value's table row first (-1 pads a multi-valued field), then positions among each table's touched rows.
+  const lookups = signature.lookups.map((l) => {
     const f = features.get(l.feature)!;
     if (f.kind === "multi_categorical") {
       const lists = rows.map((r) => multiValues(r.values[f.column], f.separator));
       const L = Math.max(1, ...lists.map((x) => x.length));
-      const idx = new BigInt64Array(n * L).fill(-1n);
-      lists.forEach((list, i) => list.forEach((v, j) => (idx[i * L + j] = BigInt(positionOf(l.table, drop(f.oov_rate) ? 0 : rowOf(l.table, v))))));
-      indices.push({ name: indexInput(l.feature), data: idx, shape: [n, L] });
-    } else {
-      const idx = new BigInt64Array(n);
-      const rate = (f as CategoricalFeature).oov_rate;
-      for (let i = 0; i < n; i++) idx[i] = BigInt(positionOf(l.table, drop(rate) ? 0 : rowOf(l.table, categoryCell(rows[i], f.column, file))));
-      indices.push({ name: indexInput(l.feature), data: idx, shape: [n] });
+      const ids = new Int32Array(n * L).fill(-1);
+      lists.forEach((list, i) => list.forEach((v, j) => (ids[i * L + j] = drop(f.oov_rate) ? 0 : rowOf(l.table, v))));
+      return { l, ids, shape: [n, L] };
     }
-  }
+    const ids = new Int32Array(n);
+    const rate = (f as CategoricalFeature).oov_rate;
+    for (let i = 0; i < n; i++) ids[i] = drop(rate) ? 0 : rowOf(l.table, categoryCell(rows[i], f.column, file));
+    return { l, ids, shape: [n] };
+  });
   const touched = new Map<string, Int32Array>();
-  for (const t of signature.tables) touched.set(t.name, Int32Array.from((unique.get(t.name) ?? new Map([[0, 0]])).keys()));
+  const positions = new Map<string, Map<number, number>>();
+  for (const t of signature.tables) {
+    const seen = new Set<number>();
+    for (const { l, ids } of lookups) if (l.table === t.name) for (const id of ids) if (id >= 0) seen.add(id);
+    if (seen.size === 0) seen.add(0);
+    // Ascending, so that the host's write-back after the step walks each table forwards.
+    const sorted = Int32Array.from(seen).sort();
+    touched.set(t.name, sorted);
+    positions.set(t.name, new Map(Array.from(sorted, (id, p) => [id, p])));
+  }
+  const indices: EncodedRows["indices"] = lookups.map(({ l, ids, shape }) => {
+    const at = positions.get(l.table)!;
+    const data = new BigInt64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) data[i] = ids[i] < 0 ? -1n : BigInt(at.get(ids[i])!);
+    return { name: indexInput(l.feature), data, shape };
+  });
   const numerics = [...numericPolicies(spec)].map(([column, policy]) => ({ name: column, data: Float32Array.from(rows, (r) => numericCell(r, column, policy, file)) }));
   const domains = new BigInt64Array(n);
   for (let i = 0; i < n; i++) domains[i] = BigInt(domainIds[i]);

@@ -7,6 +7,7 @@ import type { Spec } from "../spec/types.js";
 import { encodeBatch } from "./batch.js";
 import { createSession, type ExecutionProvider } from "./session.js";
 import { initialStepState, runTrainStep } from "./step-runner.js";
+import { encodeTrainBatch } from "./train-batch.js";
 import { syntheticModelData, syntheticRows } from "./synthetic-rows.js";
 
 /** One measured configuration of `mdr bench`. */
@@ -71,22 +72,24 @@ export async function benchInference(spec: Spec, batch: number, threads: number,
 }
 
 /**
- * Whole training steps as `mdr train` runs them (raw rows encoded, the step graph, parameters, optimizer
- * state and touched embedding rows written back), on four synthetic batches cycled.
+ * Whole training steps as `mdr train`'s main thread runs them (the step graph; parameters, optimizer state
+ * and touched embedding rows written back), on four synthetic batches cycled. The batches are encoded
+ * beforehand, as training's batch worker encodes them beside the running step; PyTorch's reference
+ * likewise times tensors already in memory.
  */
 export async function benchTrainStep(spec: Spec, batch: number, threads: number, options: BenchOptions = {}): Promise<BenchResult> {
   const data = syntheticModelData(spec);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
   const session = await createSession(step.model, { ep: options.ep, threads, shapesVary: true });
   const state = initialStepState(spec, step, data);
-  const batches = Array.from({ length: 4 }, (_, i) => syntheticRows(spec, batch, i + 1));
+  const batches = Array.from({ length: 4 }, (_, i) => {
+    const rows = syntheticRows(spec, batch, i + 1);
+    return { encoded: encodeTrainBatch(spec, step.signature, state.store, rows, rows.map((r) => r.domain), "synthetic"), labels: Float32Array.from(rows, (r) => r.label) };
+  });
   let n = 0;
   const ms = await timeIt(() => {
-    const rows = batches[n++ % batches.length];
-    return runTrainStep(session, spec, step, state, {
-      batch: { rows, domains: rows.map((r) => r.domain) }, labels: Float32Array.from(rows, (r) => r.label),
-      lr: 1e-3, embeddingLr: 1e-3, step: n, seed: n, file: "synthetic",
-    });
+    const b = batches[n++ % batches.length];
+    return runTrainStep(session, spec, step, state, { batch: { encoded: b.encoded }, labels: b.labels, lr: 1e-3, embeddingLr: 1e-3, step: n, seed: n, file: "synthetic" });
   }, options.seconds ?? 2);
   await session.release();
   return result("train step", options.dispatch ?? "spec", threads, batch, ms, 3 * forwardMacs(spec, options.dispatch));

@@ -16,8 +16,9 @@ export interface HostTable {
 }
 
 /**
- * The embedding tables of a model, kept on the host: a training step receives only the rows its batch
- * touches and returns them updated, so step cost follows the batch, not the table sizes.
+ * The embedding tables of a model, kept on the host: a training step reads the rows its batch touches
+ * (fed whole without a copy, gathered in the graph) and returns only those rows updated, so step cost
+ * follows the batch, not the table sizes.
  */
 export class EmbeddingStore {
   readonly tables = new Map<string, HostTable>();

@@ -4,7 +4,7 @@ import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./cells.js";
 import { encodeRows, type EncodedRows } from "./batch-encoding.js";
 import type { EmbeddingStore } from "./embedding-store.js";
-import { DOMAIN_ID_INPUT, rowsInput, slotName, updated } from "../graph/names.js";
+import { DOMAIN_ID_INPUT, embeddingTable, rowsInput, slotName, touchedInput, updated } from "../graph/names.js";
 
 export interface TrainBatch {
   feeds: Record<string, ort.Tensor>;
@@ -14,23 +14,27 @@ export interface TrainBatch {
 
 /**
  * A batch of raw rows as train-step feeds: every categorical value becomes a position among its table's
- * unique rows for this batch (`index.<field>`), and those rows and their optimizer state are gathered
- * from the host store (`rows.<table>`). Numerics go in raw (the graph normalises them, as at serving).
+ * unique rows for this batch (`index.<field>`), listed in `touched.<table>`. Numerics go in raw (the graph
+ * normalises them, as at serving).
  */
 export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, store: EmbeddingStore, rows: RawRow[], domainIds: ArrayLike<number>, file: string, oovSeed?: number): TrainBatch {
   return gatherBatch(signature, store, encodeRows(spec, signature, store.rowOf, rows, domainIds, file, oovSeed));
 }
 
-/** Feeds of an encoded batch, with its tables' touched rows and their optimizer state read from the host store now. */
+/**
+ * Feeds of an encoded batch: its tables whole, with their optimizer state, as views of the host store (no
+ * copy: ONNX Runtime reads a CPU input in place) and the rows the batch touches, which the graph gathers.
+ */
 export function gatherBatch(signature: TrainStepSignature, store: EmbeddingStore, e: EncodedRows): TrainBatch {
   const feeds: Record<string, ort.Tensor> = {};
   for (const i of e.indices) feeds[i.name] = new ort.Tensor("int64", i.data, i.shape);
   for (const t of signature.tables) {
     const table = store.tables.get(t.name)!;
     const ids = e.touched.get(t.name)!;
-    feeds[rowsInput(t.name)] = new ort.Tensor("float32", gatherRows(table.values, ids, t.dim), [ids.length, t.dim]);
+    feeds[touchedInput(t.name)] = new ort.Tensor("int32", ids, [ids.length]);
+    feeds[embeddingTable(t.name)] = new ort.Tensor("float32", table.values, [t.rows, t.dim]);
     signature.slots.forEach((slot, s) => {
-      feeds[slotName(rowsInput(t.name), slot)] = new ort.Tensor("float32", gatherRows(table.slots[s], ids, t.dim), [ids.length, t.dim]);
+      feeds[slotName(embeddingTable(t.name), slot)] = new ort.Tensor("float32", table.slots[s], [t.rows, t.dim]);
     });
   }
   for (const x of e.numerics) feeds[x.name] = new ort.Tensor("float32", x.data, [e.rows]);
@@ -48,17 +52,7 @@ export function scatterRows(signature: TrainStepSignature, store: EmbeddingStore
   }
 }
 
-// Plain loops: rows are short (16 floats), so a subarray view per row would cost more than the copy.
-function gatherRows(values: Float32Array, ids: Int32Array, dim: number): Float32Array {
-  const out = new Float32Array(ids.length * dim);
-  for (let i = 0; i < ids.length; i++) {
-    const from = ids[i] * dim;
-    const to = i * dim;
-    for (let j = 0; j < dim; j++) out[to + j] = values[from + j];
-  }
-  return out;
-}
-
+// A plain loop: rows are short (16 floats), so a subarray view per row would cost more than the copy.
 function scatter(values: Float32Array, ids: Int32Array, rows: Float32Array, dim: number): void {
   for (let i = 0; i < ids.length; i++) {
     const to = ids[i] * dim;

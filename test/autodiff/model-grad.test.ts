@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { prng } from "../../src/graph/init.js";
+import { embeddingTable } from "../../src/graph/names.js";
 import type { Spec } from "../../src/spec/types.js";
 import { randomRows, syntheticData } from "../helpers/models.js";
 import { compileText, exampleNames, readExample } from "../helpers/specs.js";
@@ -50,13 +51,13 @@ const specs: [string, Spec][] = [
 
 for (const [name, base] of specs) {
   for (const [term, spec] of variants(base)) {
-    test(`${name}, ${term}: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for every parameter tensor and the embedding rows`, async () => {
+    test(`${name}, ${term}: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for every parameter tensor and embedding table`, async () => {
       const data = syntheticData(spec);
       const rows = randomRows(spec, data, 48, 11);
       const h = await trainHarness(spec, data, rows, { gradientsOnly: true });
       const out = await h.run();
       const rnd = prng(17, "direction");
-      const names = [...h.params.keys(), ...h.step.signature.tables.map((t) => `rows.${t.name}`)].filter((n) => !h.step.signature.states.some((s) => s.name === n));
+      const names = [...h.params.keys(), ...h.step.signature.tables.map((t) => embeddingTable(t.name))].filter((n) => !h.step.signature.states.some((s) => s.name === n));
       const values = new Map(names.map((n) => [n, h.params.get(n) ?? (h.batch.feeds[n].data as Float32Array)]));
       // One random direction per tensor, checked tensor by tensor: a sum over all tensors could let
       // large opposite errors cancel, and ReLU kinks crossed by a huge joint step would blur it.

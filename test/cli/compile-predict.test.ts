@@ -39,7 +39,7 @@ test("compile writes model.onnx and manifest.json whose inputs, outputs and opse
   assert.deepEqual(signature.slots, ["adam_m", "adam_v"]);
   const trainSession = await ort.InferenceSession.create(join(out, "train_step.onnx"));
   assert.ok(trainSession.outputNames.includes("loss.mutual_information"));
-  assert.ok(trainSession.inputNames.includes("rows.user") && trainSession.inputNames.includes("index.genres"));
+  assert.ok(trainSession.inputNames.includes("embedding.user.table") && trainSession.inputNames.includes("touched.user") && trainSession.inputNames.includes("index.genres"));
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
   assert.equal(manifest.opset, 17);
   assert.deepEqual(manifest.inputs.map((i: { name: string; dtype: string; shape: unknown[] }) => [i.name, i.dtype, i.shape.join("×")]), [

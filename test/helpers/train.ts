@@ -1,6 +1,7 @@
 import ort from "onnxruntime-node";
 import { compileTrainStep, type CompiledTrainStep } from "../../src/compiler/train-step.js";
 import { prng } from "../../src/graph/init.js";
+import { embeddingTable } from "../../src/graph/names.js";
 import type { ModelData } from "../../src/plan/model-data.js";
 import { EmbeddingStore } from "../../src/runtime/embedding-store.js";
 import { encodeTrainBatch } from "../../src/runtime/train-batch.js";
@@ -35,7 +36,7 @@ export async function trainHarness(spec: Spec, data: ModelData, rows: Row[], opt
     const feeds: Record<string, ort.Tensor> = { ...batch.feeds };
     for (const [name, v] of params) feeds[name] = new ort.Tensor("float32", override.get(name) ?? v, step.initial.get(name)!.shape as number[]);
     for (const t of step.signature.tables) {
-      const key = `rows.${t.name}`;
+      const key = embeddingTable(t.name);
       if (override.has(key)) feeds[key] = new ort.Tensor("float32", override.get(key)!, batch.feeds[key].dims as number[]);
     }
     return session.run(feeds);

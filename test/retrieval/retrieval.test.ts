@@ -7,6 +7,7 @@ import ort from "onnxruntime-node";
 import { backprop } from "../../src/autodiff/backprop.js";
 import { compileRetrievalInference, compileRetrievalTrainStep, ITEM_KEY_INPUT, ITEM_LOG_Q_INPUT } from "../../src/compiler/retrieval.js";
 import { Graph } from "../../src/graph/ops.js";
+import { embeddingTable } from "../../src/graph/names.js";
 import { buildTower, sampledSoftmaxLoss } from "../../src/graph/retrieval.js";
 import { emitModel } from "../../src/onnx/emit.js";
 import { resolve } from "../../src/plan/resolve.js";
@@ -188,7 +189,7 @@ test("bad retrieval data gets the same positioned errors as ranking", async () =
   await assert.rejects(readQueryRows(join(dir, "queries.csv"), manifest.query), /queries\.csv:3:\d+.*domain value 'zz' is not one of a, b, c/);
 });
 
-test("retrieval step: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for every parameter tensor and the embedding rows of both towers", async () => {
+test("retrieval step: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for every parameter tensor and the embedding tables of both towers", async () => {
   const r = compiled(specText().replace("embedding { dim: 5, temperature: 0.2 }", "embedding { dim: 5, temperature: 0.2, learn_temperature: true }"));
   const fields = fieldsSpec(r);
   const data = syntheticData(fields);
@@ -209,9 +210,9 @@ test("retrieval step: (L(θ+εv) − L(θ−εv)) / 2ε matches ∇L·v for ever
   if (step.signature.seeded) feeds.seed = new ort.Tensor("float32", new Float32Array([3]), []);
   const run = (name?: string, value?: Float32Array) => session.run(name ? { ...feeds, [name]: new ort.Tensor("float32", value!, feeds[name].dims as number[]) } : feeds);
   const out = await run();
-  const names = [...state.params.keys(), ...step.signature.tables.map((t) => `rows.${t.name}`)];
+  const names = [...state.params.keys(), ...step.signature.tables.map((t) => embeddingTable(t.name))];
   assert.ok(names.includes("embedding.log_scale"), "the learned temperature is a parameter");
-  assert.ok(names.includes("rows.movie") || names.includes("rows.item"), "item tower rows are trained");
+  assert.ok(names.includes(embeddingTable("movie")) || names.includes(embeddingTable("item")), "item tower tables are trained");
   const rnd = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   const eps = 1e-3;
   for (const [k, n] of names.entries()) {
