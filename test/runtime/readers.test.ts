@@ -26,6 +26,28 @@ test("CSV parsed in a worker gives the same rows, in order, as on the main threa
   assert.deepEqual(main[1].values, { a: "1", b: "x, 1", c: 'q"z' });
 });
 
+test("passes without positions split plain CSV natively and read exactly what csv-parse reads, across chunks and on a late quote", async () => {
+  // Over 1 MiB (several read chunks), multi-byte text cut by chunk ends, blank lines, a BOM, no final newline.
+  const body = Array.from({ length: 60_000 }, (_, i) => `${i},naïve ${i % 13},日本${i}😀,${i % 500 === 0 ? "" : i * 0.5}`);
+  const variants: Record<string, string> = {
+    plain: "\ufeffid,text,wide,x\n" + body.map((l, i) => (i % 997 === 0 ? `${l}\n` : l)).join("\n"),
+    "late quote": "id,text,wide,x\n" + body.join("\n") + '\n1,"a, ""quoted"" value",z,2\n',
+    crlf: "id,text,wide,x\r\n" + body.slice(0, 2000).join("\r\n") + "\r\n",
+    cr: "id,text,wide,x\r" + body.slice(0, 2000).join("\r") + "\r",
+  };
+  for (const [name, text] of Object.entries(variants)) {
+    const file = join(dir, `${name.replace(" ", "-")}.csv`);
+    writeFileSync(file, text);
+    const exact = await all(openRows(file).rows());
+    const fast = await all(openRows(file, { positions: false }).rows());
+    assert.equal(fast.length, exact.length, name);
+    assert.ok(exact.length >= 2000, name);
+    assert.deepEqual(fast.map((r) => r.values), exact.map((r) => r.values), name);
+  }
+  writeFileSync(join(dir, "ragged-late.csv"), "a,b\n" + "1,2\n".repeat(100_000) + "3\n");
+  await assert.rejects(all(openRows(join(dir, "ragged-late.csv"), { positions: false }).rows()), /ragged-late\.csv:100002: row has 1 fields but the header has 2/);
+});
+
 test("a cell holding the packing separator crosses from the worker intact", async () => {
   writeFileSync(join(dir, "nul.csv"), "a,b\n1,x\u0000y\n2,z\n");
   const rows = await all(openRows(join(dir, "nul.csv"), { positions: false, worker: true }).rows());
