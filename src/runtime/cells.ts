@@ -56,7 +56,8 @@ export function numericPolicies(spec: Spec): Map<string, NumericPolicy> {
 export function numericCell(row: RawRow, column: string, policy: NumericPolicy, file: string): number {
   const v = row.values[column];
   const x = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
-  if (Number.isFinite(x) && Math.abs(x) <= FLOAT32_MAX && (typeof v === "number" || (v as string).trim() !== "")) return x;
+  // Number("") and Number(" ") are 0: only a 0 needs the blank check.
+  if (Number.isFinite(x) && Math.abs(x) <= FLOAT32_MAX && (x !== 0 || typeof v === "number" || (v as string).trim() !== "")) return x;
   const where = row.columns?.[column];
   const missing = v === undefined || v === null || (typeof v === "string" && policy.markers.has(v.trim().toLowerCase()));
   if (missing) {
@@ -79,12 +80,23 @@ export function integerIdCell(row: RawRow, column: string, file: string): number
   if (v === undefined || v === null) return undefined;
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
   if (typeof v === "string") {
+    if (plainDigits(v)) return Number(v);
     const t = v.trim();
     if (ALWAYS_MISSING.includes(t.toLowerCase())) return undefined;
     const x = Number(t);
     if (/^[+-]?\d+(\.0*)?$/.test(t) && Number.isSafeInteger(x)) return x;
   }
   throw new DataError(file, row.line, row.columns?.[column], `'${column}' must be a whole number (the feature declares a range), got ${JSON.stringify(v)}`);
+}
+
+/** Up to 15 ASCII digits: a safe integer as it is, the common case, checked without the regular expression. */
+function plainDigits(v: string): boolean {
+  if (v.length === 0 || v.length > 15) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** A categorical cell's text (numbers and booleans as JSON prints them); a list or object is an error. */

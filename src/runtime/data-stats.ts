@@ -55,14 +55,24 @@ async function fastThenExact<T>(file: string, pass: (read: OpenOptions) => Promi
 async function summarize(spec: Spec, file: string, read: OpenOptions, plans: PlansOf): Promise<DataSummary> {
   const source = openRows(file, read);
   checkColumns(spec, await source.columns(), file);
-  const check = rowChecker(spec, file);
+  const numeric = spec.features.filter((f): f is NumericFeature => f.kind === "numeric");
+  const sums = new Map(numeric.map((f) => [f.name, { n: 0, sum: 0, sumSq: 0 }]));
+  const byColumn = new Map<string, { f: NumericFeature; s: { n: number; sum: number; sumSq: number } }[]>();
+  for (const f of numeric) byColumn.set(f.column, [...(byColumn.get(f.column) ?? []), { f, s: sums.get(f.name)! }]);
+  // The checker reads every numeric cell anyway: its values feed the statistics.
+  const check = rowChecker(spec, file, (column, x) => {
+    if (Number.isNaN(x)) return;
+    for (const { f, s } of byColumn.get(column)!) {
+      const v = f.transform === "log1p" ? Math.log1p(Math.max(x, 0)) : x;
+      s.n++;
+      s.sum += v;
+      s.sumSq += v * v;
+    }
+  });
   const owners = new Map<string, CategoricalFeature | MultiCategoricalFeature>(); // feature → table owner
   const byName = new Map(spec.features.map((f) => [f.name, f]));
   for (const f of spec.features) if (f.kind !== "numeric") owners.set(f.name, byName.get(f.table ?? f.name) as CategoricalFeature | MultiCategoricalFeature);
   const counts = new Map<string, Map<string, number>>();
-  const numeric = spec.features.filter((f): f is NumericFeature => f.kind === "numeric");
-  const policies = numericPolicies(spec);
-  const sums = new Map(numeric.map((f) => [f.name, { n: 0, sum: 0, sumSq: 0 }]));
   let rows = 0;
   let skipped = 0;
   for await (const row of source.rows()) {
@@ -71,15 +81,6 @@ async function summarize(spec: Spec, file: string, read: OpenOptions, plans: Pla
       continue;
     }
     rows++;
-    for (const f of numeric) {
-      let v = numericCell(row, f.column, policies.get(f.column)!, file);
-      if (Number.isNaN(v)) continue;
-      if (f.transform === "log1p") v = Math.log1p(Math.max(v, 0));
-      const s = sums.get(f.name)!;
-      s.n++;
-      s.sum += v;
-      s.sumSq += v * v;
-    }
     for (const f of spec.features) {
       if (f.kind === "numeric") continue;
       const owner = owners.get(f.name)!;
@@ -113,9 +114,9 @@ async function summarize(spec: Spec, file: string, read: OpenOptions, plans: Pla
 /**
  * Validates one row completely — label, domain, every numeric and integer-id cell, categorical cells —
  * as training, evaluation and serving will read it. Returns the labelled row, or undefined for a row the
- * domain policy skips.
+ * domain policy skips. `onNumber` sees each numeric column's value (NaN when missing) of a row it keeps.
  */
-export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledRow | undefined {
+export function rowChecker(spec: Spec, file: string, onNumber?: (column: string, value: number) => void): (row: RawRow) => LabelledRow | undefined {
   const policies = numericPolicies(spec);
   const byName = new Map(spec.features.map((f) => [f.name, f]));
   const ranged = spec.features.filter((f) => f.kind !== "numeric" && (byName.get(f.table ?? f.name) as CategoricalFeature).range);
@@ -124,7 +125,10 @@ export function rowChecker(spec: Spec, file: string): (row: RawRow) => LabelledR
   return (row) => {
     const labelled = labelRow(spec, row, file);
     if (!labelled) return undefined;
-    for (const [column, policy] of policies) numericCell(row, column, policy, file);
+    for (const [column, policy] of policies) {
+      const x = numericCell(row, column, policy, file);
+      onNumber?.(column, x);
+    }
     for (const f of ranged) if (f.kind === "categorical") integerIdCell(row, f.column, file);
     for (const f of categorical) categoryCell(row, f.column, file);
     for (const f of multi) if (f.kind === "multi_categorical") multiValueCell(row, f.column, f.separator, file);
