@@ -4,14 +4,13 @@ import type { DispatchMode } from "../src/graph/dispatch.js";
 import { benchInference as measureModel } from "../src/runtime/benchmark.js";
 import type { Spec } from "../src/spec/types.js";
 import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { timeIt } from "../src/runtime/benchmark.js";
 import { createSession } from "../src/runtime/session.js";
-import { loadSpec, pythonWithTorch, rangedFields, root, torchThreads } from "./util.js";
+import { bestTorchRun, loadSpec, pythonWithTorch, rangedFields, root } from "./util.js";
 
 interface TorchInference {
   threads: number;
@@ -48,8 +47,7 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
     };
     for (const threads of [1, 2]) {
       const path = join(dir, `dense_t${threads}.onnx`);
-      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, "infer", String(threads), String(n), "2", path], { encoding: "utf8", env: torchThreads(threads), stdio: ["ignore", "pipe", "ignore"] });
-      const r = JSON.parse(line.trim().split("\n").pop()!) as { eager_rows_per_s: number; torch: string; blas: string };
+      const r = bestTorchRun<{ eager_rows_per_s: number; torch: string; blas: string }>(python, ["infer", String(threads), String(n), "2", path], threads, "eager_rows_per_s");
       const session = await createSession(path, { threads });
       const ms = await timeIt(() => session.run(feeds), 1.5);
       await session.release();
@@ -57,7 +55,7 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
       const sparse = (await measure(small, "sparse", n, threads)).rows_per_s;
       const dense = (await measure(small, "dense", n, threads)).rows_per_s;
       const f = (x: number) => x.toLocaleString("en-US");
-      console.log(`  PyTorch ${r.torch} (${r.blas}) cesaa_small threads ${threads} batch ${n}: eager ${f(r.eager_rows_per_s)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)}`);
+      console.log(`  PyTorch ${r.torch} (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${n}: eager ${f(r.eager_rows_per_s)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)}`);
       out.push({ threads, eager: r.eager_rows_per_s, export: exported, sparse, dense });
     }
     return out;

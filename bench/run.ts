@@ -24,7 +24,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   inference: () => suite("inference", "inference (ONNX Runtime CPU, raw values in)", benchInference, [
     "Figures measured on another machine are no reference here (these machines differ up to 2.5× in speed): the ratios above were measured in this run.",
   ]),
-  training: () => suite("training", "training steps (host batch encoding + ONNX Runtime step + rows written back)", benchTraining, [
+  training: () => suite("training", "training steps (batches encoded beforehand, as the batch worker does; the ONNX Runtime step + rows written back)", benchTraining, [
     "Figures measured on another machine are no reference here (these machines differ up to 2.5× in speed): the ratios above were measured in this run.",
   ]),
   "train-memory": async () => {

@@ -1,8 +1,9 @@
 /**
  * A real `mdr train` run: the benchmark spec plus a field of 10^6 ids, one epoch over a CSV of 2·10^6
- * rows, evaluated on a validation file of 5% as many rows. Measured: the process's peak resident memory against the bytes its embedding tables and their
- * Adam state must hold (3 × rows × dim × 4 bytes), and its throughput against the pure training step
- * (host encoding + ONNX Runtime + write-back on in-memory batches) of the same spec, measured in this run.
+ * rows, evaluated on a validation file of 5% as many rows. Measured: the process's peak resident memory
+ * against the bytes its embedding tables and their Adam state must hold (3 × rows × dim × 4 bytes), and
+ * its throughput against the pure training step (ONNX Runtime + write-back on batches encoded beforehand)
+ * of the same spec, measured in this run.
  *
  *   npm run bench -- train-memory      (or node dist/bench/train-memory.js [rows] [ids] for one figure)
  */

@@ -8,7 +8,7 @@ import { benchTrainStep } from "../src/runtime/benchmark.js";
 import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
 import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
-import { loadSpec, pythonWithTorch, root, torchThreads } from "./util.js";
+import { bestTorchRun, loadSpec, pythonWithTorch, root } from "./util.js";
 
 
 export interface TrainingRow extends Record<string, string | number> {
@@ -21,8 +21,9 @@ export interface TrainingRow extends Record<string, string | number> {
 }
 
 /**
- * Training throughput of whole steps as `mdr train` runs them (host batch encoding, the ONNX step,
- * writing rows back), on rows already in memory: file reading is measured by the quickstart instead.
+ * Training throughput of whole steps as `mdr train`'s main thread runs them (the ONNX step, writing rows
+ * back) on batches encoded beforehand, as its batch worker encodes them: reading and encoding files are
+ * measured end to end by train-memory and the quickstart instead.
  */
 export async function measureTraining(spec: Spec, dispatch: DispatchMode | undefined, batch: number, threads: number, seconds = 2): Promise<TrainingRow> {
   const r = await benchTrainStep(spec, batch, threads, { dispatch, seconds });
@@ -42,11 +43,10 @@ async function pytorchReference(small: Spec): Promise<{ threads: number; batch: 
   const out: { threads: number; batch: number; rows_per_s: number; mdrc: number }[] = [];
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
-      const line = execFileSync(python, [`${root}bench/pytorch/cesaa_small.py`, String(threads), String(batch), "2"], { encoding: "utf8", env: torchThreads(threads) });
-      const r = JSON.parse(line.trim().split("\n").pop()!) as { threads: number; batch: number; rows_per_s: number; torch: string; blas: string };
+      const r = bestTorchRun<{ threads: number; batch: number; rows_per_s: number; torch: string; blas: string }>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
       // mdrc again, right beside it: these machines' speed drifts within minutes.
       const mdrc = (await measureTraining(small, "sparse", batch, threads)).rows_per_s;
-      console.log(`  PyTorch ${r.torch} eager (${r.blas}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")}`);
+      console.log(`  PyTorch ${r.torch} eager (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")}`);
       out.push({ ...r, mdrc });
     }
   }
