@@ -16,7 +16,7 @@ export function registerBench(program: Command): void {
     .command("bench")
     .description("what a spec costs on this machine: rows/s and latency of the compiled model (and train step) on synthetic rows")
     .argument("<spec>", "a .mdr or .json spec")
-    .option("--train", "also measure the training step (encoding, step graph, write-back)")
+    .option("--train", "also measure the training step (the step graph and the write-back of its rows, on batches encoded beforehand as training's batch worker does)")
     .option("--batch-size <n,…>", "batch sizes", positiveList, [1, 512, 4096])
     .option("--threads <n,…>", "intra-op thread counts", positiveList, [1])
     .addOption(new Option("--dispatch <mode>", "top-k gate dispatch (default: the spec's)").choices(["sparse", "dense"]))
