@@ -1,7 +1,7 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DataError } from "./cells.js";
 import { packCells } from "./packed-row.js";
-import { csvRecords } from "./readers.js";
+import { csvRecords } from "./csv-records.js";
 import { creditedSender, failureOf, type WorkerFailure } from "./worker-channel.js";
 
 /**
