@@ -18,7 +18,10 @@ export interface TrainStepOptions {
   opset?: number;
   dispatch?: DispatchMode;
   data?: ModelData;
-  /** Leave the optimizer out: outputs are the loss terms and the gradients (for checks and custom loops). */
+  /**
+   * Leave the optimizer out: outputs are the loss terms and the gradients of the dense parameters and of
+   * whole embedding tables (for checks against finite differences and custom loops).
+   */
   gradientsOnly?: boolean;
 }
 
