@@ -47,26 +47,47 @@ async function* parsedRecords(path: string, positions: boolean, skip = 0): Async
 
 /**
  * Records of a file without positions: split natively (String.split, several times faster than csv-parse)
- * while the text holds no quote and no CR, where both give the same records; from the first chunk that
- * does, csv-parse takes over after the records already read.
+ * while they are plain — no quote, and every line ended as the file's first line is (LF or CRLF; csv-parse
+ * takes that first line end as the record delimiter for the whole file) — where both give the same
+ * records. From the first record that is not, csv-parse takes over after the records already read.
  */
 async function* uncheckedRecords(path: string): AsyncGenerator<{ record: string[]; line: number }> {
   const decoder = new TextDecoder(); // drops a leading BOM, as csv-parse's `bom` does
   let records = 0;
   let rest = "";
-  const lines = function* (text: string) {
-    for (const line of text.split("\n")) if (line !== "") yield line;
+  let ending: "\n" | "\r\n" | "\r" | undefined;
+  /** Yields the records of whole lines; false at the first that is not plain. */
+  const plainLines = function* (text: string): Generator<{ record: string[]; line: number }, boolean> {
+    for (const line of text.split(ending!)) {
+      if (line.includes("\r") || (ending === "\r\n" && line.includes("\n"))) return false;
+      if (line !== "") yield { record: line.split(","), line: ++records };
+    }
+    return true;
   };
-  // A CR (CRLF or CR line ends; csv-parse takes the first it meets for the whole file) also goes to csv-parse.
-  const plain = (text: string) => !text.includes('"') && !text.includes("\r");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     const text = rest + decoder.decode(chunk as Buffer, { stream: true });
-    if (!plain(text)) return yield* parsedRecords(path, false, records);
-    const end = text.lastIndexOf("\n");
-    rest = text.slice(end + 1);
-    for (const line of lines(text.slice(0, Math.max(end, 0)))) yield { record: line.split(","), line: ++records };
+    if (text.includes('"')) return yield* parsedRecords(path, false, records);
+    ending ??= lineEnd(text, false);
+    if (ending === "\r") return yield* parsedRecords(path, false, records);
+    const end = ending === undefined ? -1 : text.lastIndexOf(ending);
+    if (end < 0) {
+      rest = text;
+      continue;
+    }
+    rest = text.slice(end + ending!.length);
+    if (!(yield* plainLines(text.slice(0, end)))) return yield* parsedRecords(path, false, records);
   }
   const last = rest + decoder.decode();
-  if (!plain(last)) return yield* parsedRecords(path, false, records);
-  for (const line of lines(last)) yield { record: line.split(","), line: ++records };
+  ending ??= lineEnd(last, true) ?? "\n";
+  if (last.includes('"') || ending === "\r" || !(yield* plainLines(last))) return yield* parsedRecords(path, false, records);
+}
+
+/** The first line end in `text`, if it can tell yet (a CR at the end of a chunk may start a CRLF). */
+function lineEnd(text: string, atEnd: boolean): "\n" | "\r\n" | "\r" | undefined {
+  const lf = text.indexOf("\n");
+  const cr = text.indexOf("\r");
+  if (cr < 0) return lf < 0 ? undefined : "\n";
+  if (lf >= 0 && lf < cr) return "\n";
+  if (cr === text.length - 1) return atEnd ? "\r" : undefined;
+  return text[cr + 1] === "\n" ? "\r\n" : "\r";
 }

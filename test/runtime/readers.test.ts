@@ -32,8 +32,13 @@ test("passes without positions split plain CSV natively and read exactly what cs
   const variants: Record<string, string> = {
     plain: "\ufeffid,text,wide,x\n" + body.map((l, i) => (i % 997 === 0 ? `${l}\n` : l)).join("\n"),
     "late quote": "id,text,wide,x\n" + body.join("\n") + '\n1,"a, ""quoted"" value",z,2\n',
-    crlf: "id,text,wide,x\r\n" + body.slice(0, 2000).join("\r\n") + "\r\n",
+    crlf: "id,text,wide,x\r\n" + body.join("\r\n") + "\r\n\r\n1,2,3,4\r",
     cr: "id,text,wide,x\r" + body.slice(0, 2000).join("\r") + "\r",
+    // The first row's CR is the last byte of the first 1 MiB read, its LF the first of the next.
+    "crlf cut": "id,text,wide,x\r\n0," + "a".repeat(2 ** 20 - 23) + ",w,1\r\n" + body.slice(0, 3000).join("\r\n") + "\r\n",
+    // Line ends that differ from the first line's stay in the field for csv-parse.
+    "crlf then lf": "id,text,wide,x\r\n" + body.slice(0, 3000).join("\r\n") + "\r\n1,a\nb,c,d\r\n2,e,f,g\r\n",
+    "lf then crlf": "id,text,wide,x\n" + body.slice(0, 3000).join("\n") + "\n1,a,b,c\r\n2,e,f,g\n",
   };
   for (const [name, text] of Object.entries(variants)) {
     const file = join(dir, `${name.replace(" ", "-")}.csv`);
