@@ -18,14 +18,14 @@ export interface TrainBatch {
  * normalises them, as at serving).
  */
 export function encodeTrainBatch(spec: Spec, signature: TrainStepSignature, store: EmbeddingStore, rows: RawRow[], domainIds: ArrayLike<number>, file: string, oovSeed?: number): TrainBatch {
-  return gatherBatch(signature, store, encodeRows(spec, signature, store.rowOf, rows, domainIds, file, oovSeed));
+  return batchFeeds(signature, store, encodeRows(spec, signature, store.rowOf, rows, domainIds, file, oovSeed));
 }
 
 /**
  * Feeds of an encoded batch: its tables whole, with their optimizer state, as views of the host store (no
  * copy: ONNX Runtime reads a CPU input in place) and the rows the batch touches, which the graph gathers.
  */
-export function gatherBatch(signature: TrainStepSignature, store: EmbeddingStore, e: EncodedRows): TrainBatch {
+export function batchFeeds(signature: TrainStepSignature, store: EmbeddingStore, e: EncodedRows): TrainBatch {
   const feeds: Record<string, ort.Tensor> = {};
   for (const i of e.indices) feeds[i.name] = new ort.Tensor("int64", i.data, i.shape);
   for (const t of signature.tables) {

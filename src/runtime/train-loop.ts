@@ -14,7 +14,7 @@ import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
 import { EpochAhead, type EpochBatch, type EpochJob } from "./batch-pipeline.js";
-import { gatherBatch } from "./train-batch.js";
+import { batchFeeds } from "./train-batch.js";
 import { runTrainStep } from "./step-runner.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
@@ -157,8 +157,8 @@ export class TrainingLoop {
     }
     if (b.step !== state.step + 1) throw new Error(`batch worker out of step: got step ${b.step}, expected ${state.step + 1}`);
     state.step++;
-    // The embedding rows are read now, after the previous step wrote its updates back.
-    const encoded = gatherBatch(this.s.step.signature, state.store, b.encoded);
+    // The feeds view the host tables themselves, so the step gathers rows the previous step's write-back updated.
+    const encoded = batchFeeds(this.s.step.signature, state.store, b.encoded);
     const { loss, terms, ortMs } = await runTrainStep(this.s.session, spec, this.s.step, state, {
       batch: { encoded }, labels: b.labels, lr: t.lr, embeddingLr: t.embedding_lr, step: state.step, seed: b.seed, file: options.train,
     }).catch((e) => {
