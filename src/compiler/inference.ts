@@ -4,7 +4,7 @@ import { emptyModelData, type ModelData } from "../plan/model-data.js";
 import { buildModel } from "../graph/model.js";
 import type { FeatureGraph } from "../graph/features/common.js";
 import type { Graph } from "../graph/ops.js";
-import { emitModelParts, type ByteParts } from "../onnx/emit.js";
+import { asParts, emitModelParts, type ByteParts } from "../onnx/emit.js";
 import { DEFAULT_OPSET, opsetInfo } from "../onnx/opset.js";
 import type { Spec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
@@ -126,7 +126,7 @@ export function packageModel(spec: Spec, built: { graph: Graph; features: Featur
 /** Hex SHA-256 of bytes: the hashes a manifest records for its files. */
 export function sha256(bytes: Uint8Array | ByteParts): string {
   const hash = createHash("sha256");
-  for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) hash.update(part);
+  for (const part of asParts(bytes)) hash.update(part);
   return hash.digest("hex");
 }
 

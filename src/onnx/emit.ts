@@ -146,6 +146,11 @@ function tensorParts(proto: InstanceType<typeof onnx.TensorProto>): Uint8Array[]
   return [onnx.TensorProto.encode(rest).finish(), ...lengthDelimited(TENSOR_RAW_DATA, [raw])];
 }
 
+/** Bytes whole or in pieces, as pieces. */
+export function asParts(bytes: Uint8Array | ByteParts): ByteParts {
+  return bytes instanceof Uint8Array ? [bytes] : bytes;
+}
+
 /** The pieces of a file as one array. */
 export function joinParts(parts: ByteParts): Uint8Array {
   return concat(parts, partsLength(parts));

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
+import { asParts, type ByteParts } from "../onnx/emit.js";
 
 /** A temporary sibling of `path`: same directory, so the final rename is atomic. */
 export function tempPathFor(path: string): string {
@@ -48,7 +49,7 @@ export function isInterrupted(): boolean {
 }
 
 /** Writes every file to a temporary name, fsyncs, then renames them into place: all appear, or none. */
-export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | readonly Uint8Array[] | string>): void {
+export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | ByteParts | string>): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not a folder; choose a folder for the outputs`);
   makeFolder(dir);
   const temps: [string, string][] = [];
@@ -59,7 +60,7 @@ export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array |
       temps.push([tmp, final]);
       const fd = openSync(tmp, "w");
       try {
-        for (const part of typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data) writeSync(fd, part);
+        for (const part of typeof data === "string" ? [Buffer.from(data)] : asParts(data)) writeSync(fd, part);
         fsyncSync(fd);
       } finally {
         closeSync(fd);

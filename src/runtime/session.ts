@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import { UserError } from "../diagnostics/errors.js";
+import { joinParts, type ByteParts } from "../onnx/emit.js";
 
 export type ExecutionProvider = "cpu" | "cuda";
 
@@ -49,7 +50,7 @@ export interface SessionOptions {
 }
 
 /** A session of a model file, or of a model's bytes (whole, or the pieces the compiler emits). */
-export async function createSession(model: string | Uint8Array | readonly Uint8Array[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(model: string | Uint8Array | ByteParts, options: SessionOptions = {}): Promise<ort.InferenceSession> {
   const ep = options.ep ?? "cpu";
   if (ep === "cuda") assertCudaAvailable();
   const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -62,7 +63,7 @@ export async function createSession(model: string | Uint8Array | readonly Uint8A
   };
   try {
     if (typeof model === "string") return await ort.InferenceSession.create(model, sessionOptions);
-    const bytes = model instanceof Uint8Array ? model : Buffer.concat(model);
+    const bytes = model instanceof Uint8Array ? model : joinParts(model);
     return await ort.InferenceSession.create(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sessionOptions);
   } catch (e) {
     if (typeof model !== "string") throw e; // a graph mdrc just built: a bug, not the user's file
