@@ -80,8 +80,14 @@ export class Graph extends GraphBuilder {
   }
 
   // ---- linear algebra and normalisation
+  /** numpy's matmul; `a` may be a vector (`[K] @ [..., K, M]` gives `[..., M]`), `b` may not. */
   matmul(a: Tensor, b: Tensor): Tensor {
-    compilerAssert(a.shape.length >= 2 && b.shape.length >= 2, `MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
+    compilerAssert(a.shape.length >= 1 && b.shape.length >= 2, `MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
+    if (a.shape.length === 1) {
+      const k = b.shape[b.shape.length - 2];
+      compilerAssert(a.dtype === "float32" && b.dtype === "float32" && (typeof a.shape[0] !== "number" || typeof k !== "number" || a.shape[0] === k), `MatMul [${a.shape}] @ [${b.shape}]`);
+      return this.node("MatMul", [a, b], {}, [{ dtype: a.dtype, shape: [...b.shape.slice(0, -2), b.shape[b.shape.length - 1]] }])[0];
+    }
     compilerAssert(a.dtype === "float32" && b.dtype === "float32", `MatMul of ${a.dtype} and ${b.dtype}`);
     const k1 = a.shape[a.shape.length - 1];
     const k2 = b.shape[b.shape.length - 2];
