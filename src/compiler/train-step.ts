@@ -11,7 +11,7 @@ import { DEFAULT_OPSET } from "../onnx/opset.js";
 import { optimizerUpdate, stateSlots } from "../optim/optimizers.js";
 import type { DomainSpec, FeatureSpec, LossSpec, Spec, TrainSpec } from "../spec/types.js";
 import { mdrcVersion } from "./version.js";
-import { embeddingTable, lossTermOutput, rowsInput, SEED_INPUT, slotName, touchedInput, updated } from "../graph/names.js";
+import { DENSE_PARAMETERS, embeddingTable, lossTermOutput, rowsInput, SEED_INPUT, slotName, touchedInput, updated } from "../graph/names.js";
 import { batchRows } from "../graph/features/training.js";
 
 export interface TrainStepOptions {
@@ -25,13 +25,18 @@ export interface TrainStepOptions {
   gradientsOnly?: boolean;
 }
 
+const elementCount = (t: Tensor) => (t.shape as number[]).reduce((a, b) => a * b, 1);
+
 /** How the host talks to a train-step graph. */
 export interface TrainStepSignature {
-  /** Trainable dense parameters with their initial values (optimizer state starts at zero). */
+  /**
+   * Trainable dense parameters with their initial values (optimizer state starts at zero). Each is an input
+   * of its own, and all of them, concatenated in this order, are `parameters` (see DENSE_PARAMETERS).
+   */
   parameters: { name: string; shape: number[] }[];
   /** Non-trainable state (running statistics) updated by each step. */
   states: { name: string; shape: number[] }[];
-  /** Optimizer slots per parameter (names are `${param}::${slot}`). */
+  /** Optimizer slots (inputs `parameters::<slot>` and `embedding.<table>.table::<slot>`). */
   slots: string[];
   /**
    * Embedding tables held on the host: a step takes each whole (`embedding.<table>.table` and its slots),
@@ -159,7 +164,14 @@ export function finishTrainStep(g: Graph, p: StepParts): CompiledTrainStep {
       g.output(u.param, updated(param.name));
       u.states.forEach((s, i) => g.output(s, updated(slotName(param.name, slots[i]))));
     };
-    for (const t of trainable) update(t, slots.map((s) => g.input(slotName(t.name, s), "float32", [...t.shape])), lr);
+    if (trainable.length) {
+      // One update of all dense parameters (not ~16 small nodes per parameter) over their concatenation.
+      const size = trainable.reduce((n, t) => n + elementCount(t), 0);
+      const flat = g.input(DENSE_PARAMETERS, "float32", [size], "every trainable dense parameter, flattened and concatenated in the signature's order");
+      const grad = g.concat(trainable.map((t) => g.reshape(grads.get(t.name)!, [elementCount(t)])), 0);
+      grads.set(DENSE_PARAMETERS, grad);
+      update(flat, slots.map((s) => g.input(slotName(DENSE_PARAMETERS, s), "float32", [size])), lr);
+    }
     for (const t of tables) {
       // The touched rows' optimizer state, gathered from the host's whole slot tables like the rows.
       const touched = g.values.get(touchedInput(t.name))!;

@@ -3,6 +3,13 @@
  * outputs, checkpoint tensors, and the constants both sides must share.
  */
 
+/**
+ * A training step's trainable dense parameters, concatenated in the signature's order [P]: the optimizer
+ * updates them (and their slots, `parameters::<slot>`) as one tensor and returns `parameters::new`. The
+ * forward pass reads each parameter through its own input, fed as a view of the same memory.
+ */
+export const DENSE_PARAMETERS = "parameters";
+
 /** Embedding tables (and the domain and bucket tables) start uniform in ±this. */
 export const EMBEDDING_INIT_BOUND = 0.05;
 

@@ -107,8 +107,9 @@ export function restore(state: TrainerState, ckpt: Checkpoint, path: string, spe
   if (conflicts.length) {
     throw new UserError(`cannot resume from ${path}: it was written with another spec or flags (${conflicts.slice(0, 5).join("; ")}); use the original ones, or start over with --overwrite`);
   }
-  for (const [k, v] of state.params) state.params.set(k, take(ckpt.tensors, k, v.length, path));
-  for (const [k, v] of state.slots) state.slots.set(k, take(ckpt.tensors, k, v.length, path));
+  // Into the arrays in place: trainable parameters and their slots are views of one buffer each.
+  for (const [k, v] of state.params) v.set(take(ckpt.tensors, k, v.length, path));
+  for (const [k, v] of state.slots) v.set(take(ckpt.tensors, k, v.length, path));
   for (const t of state.store.tables.values()) {
     t.values = take(ckpt.tensors, embeddingTable(t.name), t.values.length, path);
     t.slots = slots.map((_, i) => take(ckpt.tensors, embeddingSlot(t.name, i), t.values.length, path));

@@ -6,7 +6,7 @@ import type { Spec } from "../spec/types.js";
 import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";
 import { encodeTrainBatch, scatterRows, type TrainBatch } from "./train-batch.js";
-import { lossTermOutput, SEED_INPUT, slotName, updated } from "../graph/names.js";
+import { DENSE_PARAMETERS, lossTermOutput, SEED_INPUT, slotName, updated } from "../graph/names.js";
 
 /** Training diverged: the step's loss is NaN or infinite. The parameters are left as they were before it. */
 export class NonFiniteLoss extends UserError {
@@ -22,14 +22,17 @@ export class NonFiniteLoss extends UserError {
 
 /** What a training step reads and rewrites: dense parameters and state, optimizer slots, host tables. */
 export interface StepState {
+  /** Dense parameters and state by name; each trainable one is a view of `dense.values`. */
   params: Map<string, Float32Array>;
-  /** Optimizer state of dense parameters, `${param}::${slot}`. */
+  /** Optimizer state of dense parameters, `${param}::${slot}`: views of `dense.slots`. */
   slots: Map<string, Float32Array>;
+  /** The trainable parameters and each of their slots, concatenated in the signature's order. */
+  dense: { values: Float32Array; slots: Float32Array[] };
   store: EmbeddingStore;
   /**
-   * The other half of each dense parameter, state and slot: a step writes its updates there (preallocated
-   * outputs) and the halves swap, so ONNX Runtime allocates no output for the dense state. (onnxruntime-node
-   * still hands back a copy of every output as a new array; that copy is left unused.)
+   * The other half of the dense parameters, their slots and the state: a step writes its updates there
+   * (preallocated outputs) and the halves swap, so ONNX Runtime allocates no output for them.
+   * (onnxruntime-node still hands back a copy of every output as a new array; that copy is left unused.)
    */
   spare?: Map<string, Float32Array>;
 }
@@ -37,10 +40,23 @@ export interface StepState {
 /** Initial weights (the compiled ones) and zero optimizer state. */
 export function initialStepState(spec: Spec, step: CompiledTrainStep, data: ModelData): StepState {
   const sig = step.signature;
-  const params = new Map([...step.initial].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
-  const slots = new Map<string, Float32Array>();
-  for (const p of sig.parameters) for (const s of sig.slots) slots.set(slotName(p.name, s), new Float32Array(params.get(p.name)!.length));
-  return { params, slots, store: new EmbeddingStore(spec, data, sig) };
+  const size = sig.parameters.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const state: StepState = { params: new Map(), slots: new Map(), dense: { values: new Float32Array(size), slots: sig.slots.map(() => new Float32Array(size)) }, store: new EmbeddingStore(spec, data, sig) };
+  for (const [k, v] of step.initial) state.params.set(k, Float32Array.from(v.data as Float32Array));
+  viewDense(sig, state);
+  for (const p of sig.parameters) state.params.get(p.name)!.set(step.initial.get(p.name)!.data as Float32Array);
+  return state;
+}
+
+/** Points each trainable parameter and slot of `state` at its place in `state.dense`. */
+function viewDense(sig: CompiledTrainStep["signature"], state: StepState): void {
+  let at = 0;
+  for (const p of sig.parameters) {
+    const end = at + p.shape.reduce((a, b) => a * b, 1);
+    state.params.set(p.name, state.dense.values.subarray(at, end));
+    sig.slots.forEach((s, i) => state.slots.set(slotName(p.name, s), state.dense.slots[i].subarray(at, end)));
+    at = end;
+  }
 }
 
 export interface StepInputs {
@@ -72,7 +88,11 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.labels.length]);
   Object.assign(feeds, b.extra);
   for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
-  for (const [name, v] of state.slots) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name.split("::")[0])!.shape as number[]);
+  if (sig.parameters.length) {
+    const size = [state.dense.values.length];
+    feeds[DENSE_PARAMETERS] = new ort.Tensor("float32", state.dense.values, size);
+    sig.slots.forEach((s, i) => (feeds[slotName(DENSE_PARAMETERS, s)] = new ort.Tensor("float32", state.dense.slots[i], size)));
+  }
   feeds.lr = scalar(b.lr);
   feeds.embedding_lr = scalar(b.embeddingLr);
   feeds.step = scalar(b.step);
@@ -85,14 +105,16 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[lossTermOutput(t)].data as Float32Array)[0]]));
   // A non-finite loss would write NaN into every parameter: stop before the state is touched.
   if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
-  const swap = (map: Map<string, Float32Array>, name: string) => {
-    const written = fetches[updated(name)]!.data as Float32Array;
-    state.spare!.set(name, map.get(name)!);
-    map.set(name, written);
+  const written = (name: string, current: Float32Array) => {
+    state.spare!.set(name, current);
+    return fetches[updated(name)]!.data as Float32Array;
   };
-  for (const p of sig.parameters) swap(state.params, p.name);
-  for (const s of sig.states) swap(state.params, s.name);
-  for (const p of sig.parameters) for (const s of sig.slots) swap(state.slots, slotName(p.name, s));
+  for (const s of sig.states) state.params.set(s.name, written(s.name, state.params.get(s.name)!));
+  if (sig.parameters.length) {
+    state.dense.values = written(DENSE_PARAMETERS, state.dense.values);
+    sig.slots.forEach((s, i) => (state.dense.slots[i] = written(slotName(DENSE_PARAMETERS, s), state.dense.slots[i])));
+    viewDense(sig, state);
+  }
   scatterRows(sig, state.store, enc.touched, out);
   return { loss, terms, ortMs };
 }
@@ -106,7 +128,11 @@ function preallocatedOutputs(session: ort.InferenceSession, step: CompiledTrainS
     if (!buf || buf.length !== current.length || buf === current) spare.set(name, (buf = new Float32Array(current.length)));
     fetches[updated(name)] = new ort.Tensor("float32", buf, shape);
   };
-  for (const [name, v] of state.params) into(name, v, step.initial.get(name)!.shape);
-  for (const [name, v] of state.slots) into(name, v, step.initial.get(name.split("::")[0])!.shape);
+  const sig = step.signature;
+  for (const s of sig.states) into(s.name, state.params.get(s.name)!, s.shape);
+  if (sig.parameters.length) {
+    into(DENSE_PARAMETERS, state.dense.values, [state.dense.values.length]);
+    sig.slots.forEach((s, i) => into(slotName(DENSE_PARAMETERS, s), state.dense.slots[i], [state.dense.values.length]));
+  }
   return fetches;
 }
