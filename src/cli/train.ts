@@ -33,7 +33,7 @@ export function registerTrain(program: Command): void {
     })
     .option("--seed <n>", "seed (default: the spec's)", wholeNumber("--seed"))
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda"]).default("cpu"))
-    .option("--threads <n>", "intra-op threads", positiveInt)
+    .option("--threads <n>", "intra-op threads of each step (default: one fewer than the CPU cores; the batch worker takes one)", positiveInt)
     .option("--eval-every <n>", "also evaluate every n steps", positiveInt)
     .option("--checkpoint-every <n>", "also save a checkpoint every n steps (default: the spec's; 0: epoch ends only)", wholeNumber("--checkpoint-every"))
     .option("--resume", "continue the run in the output folder from its last readable checkpoint")

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
 import { compileTrainStep } from "../compiler/train-step.js";
@@ -30,6 +31,13 @@ export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batc
 }
 
 /** Trains a spec on a data file with the compiled train-step graph; see `mdr train`. */
+/**
+ * ONNX Runtime's own default is a thread per core, but the batch worker reads and encodes the next batches
+ * on one of them beside the step: the step takes the others (at least one). On a 2-core machine one step
+ * thread trained MovieLens' CESAA 15% faster than two, and a model of 7× the multiply-adds within 2% as fast.
+ */
+export const trainingThreads = (): number => Math.max(1, availableParallelism() - 1);
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const spec = effectiveSpec(options.spec, options);
   const log = options.log ?? (() => {});
@@ -46,7 +54,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const folder = takeRunFolder(out, mode);
   try {
-    return await trainInFolder(options, spec, summary, folder.record, log);
+    return await trainInFolder({ ...options, threads: options.threads ?? trainingThreads() }, spec, summary, folder.record, log);
   } catch (e) {
     // A run that failed before its first checkpoint leaves nothing behind; otherwise the checkpoints stay.
     const last = latestCheckpoint(join(out, "checkpoints")).path;
