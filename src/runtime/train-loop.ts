@@ -114,12 +114,12 @@ export class TrainingLoop {
     return record;
   }
 
-  /** Epoch `epoch` (0-based) from batch `skip` on, its first step the one after the current. */
-  private epochJob(epoch: number, skip: number): EpochJob {
-    const { options, spec, state } = this.s;
+  /** Epoch `epoch` (0-based) from batch `skip` on, its first step `firstStep` (by default the one after the current). */
+  private epochJob(epoch: number, skip: number, firstStep = this.s.state.step + 1): EpochJob {
+    const { options, spec } = this.s;
     return {
-      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: options.shuffleBuffer ?? 200_000,
-      stream: `shuffle-epoch${epoch}`, skip, firstStep: state.step + 1,
+      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: this.shuffleBuffer(),
+      stream: `shuffle-epoch${epoch}`, skip, firstStep,
     };
   }
 
@@ -141,8 +141,28 @@ export class TrainingLoop {
         this.rowsInEpoch += b.rows; // already trained on before the interruption
         continue;
       }
+      if (b.step === job.firstStep) this.startNextEpochEarly(job);
       await this.batch(b);
     }
+  }
+
+  private shuffleBuffer(): number {
+    return this.s.options.shuffleBuffer ?? 200_000;
+  }
+
+  /**
+   * A file that fits the shuffle buffer is read whole before an epoch's first batch, and the main thread
+   * would wait for that at every epoch: the next epoch's worker starts reading as soon as this epoch's
+   * first batch is in, and holds at most the file's rows meanwhile. (Larger files start their next epoch
+   * at the checkpoint, as endEpoch does: their buffer would otherwise sit full through the evaluation.)
+   * Its first step is predicted from the rows the first pass counted; were it wrong, `epoch` would see a
+   * different job and start afresh, so the prediction can cost time, never a wrong step.
+   */
+  private startNextEpochEarly(job: EpochJob): void {
+    const { spec, state, summary } = this.s;
+    if (this.ahead || state.epoch + 1 >= spec.train.epochs || summary.rows > this.shuffleBuffer()) return;
+    const batches = Math.ceil(summary.rows / spec.train.batch_size);
+    this.ahead = new EpochAhead(this.epochJob(state.epoch + 1, 0, job.firstStep + batches - job.skip));
   }
 
   private async batch(b: Extract<EpochBatch, { kind: "batch" }>): Promise<void> {
@@ -211,7 +231,7 @@ export class TrainingLoop {
     const record = await this.evaluate(trainLoss, "epoch");
     // The next epoch's worker reads and shuffles while this one is checkpointed. Not during the evaluation:
     // its shuffle buffer and the evaluation's working memory together set a run's peak (+90 MB measured).
-    if (state.epoch + 1 < spec.train.epochs) this.ahead = new EpochAhead(this.epochJob(state.epoch + 1, 0));
+    if (state.epoch + 1 < spec.train.epochs) this.ahead ??= new EpochAhead(this.epochJob(state.epoch + 1, 0));
     state.epoch++;
     state.batchInEpoch = 0;
     const value = record ? this.score(record) : state.epoch; // without validation data the last epoch is the best
