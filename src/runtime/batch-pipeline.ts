@@ -33,6 +33,11 @@ export type EpochMessage =
 
 export type EpochBatch = Exclude<EpochMessage, StreamEnd>;
 
+/** Whether two jobs give the same batches with the same step numbers. */
+export function sameJob(a: EpochJob, b: EpochJob): boolean {
+  return a.stream === b.stream && a.skip === b.skip && a.firstStep === b.firstStep && a.file === b.file;
+}
+
 /**
  * The epoch's batches in training order; a data error in the worker arrives as the same positioned error.
  * An abort stops the worker at once.

@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, 
 import { basename, dirname, join } from "node:path";
 import { UserError } from "../diagnostics/errors.js";
 import type { Spec } from "../spec/types.js";
+import type { EvaluationRecord } from "./train-options.js";
 import { describeFsError, makeFolder, writeFilesAtomic } from "./output.js";
 
 /**
@@ -175,4 +176,17 @@ export function keepJsonLines<T>(path: string, keep: (record: T) => boolean): T[
   const kept = readJsonLines<T>(path).filter(keep);
   writeFilesAtomic(dirname(path), { [basename(path)]: kept.map((r) => JSON.stringify(r) + "\n").join("") });
   return kept;
+}
+
+/**
+ * On resume, metrics.jsonl keeps only the records the checkpoint covers; later ones (written after it,
+ * before the interruption) would be written again.
+ */
+export function keepMetricsUpTo(path: string, state: { step: number; epoch: number }): EvaluationRecord[] {
+  return keepJsonLines<EvaluationRecord>(path, (r) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch)));
+}
+
+/** On resume, the training curve keeps only the steps the checkpoint covers. */
+export function keepTrainLogUpTo(out: string, state: { step: number; epoch: number }): void {
+  keepJsonLines<{ step?: unknown }>(join(out, TRAIN_LOG), (r) => typeof r?.step === "number" && r.step <= state.step);
 }

@@ -10,11 +10,11 @@ import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layou
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
 import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
-import { keepJsonLines, TRAIN_LOG } from "./run-folder.js";
 import { evaluateFile } from "./scoring.js";
 import { createSession } from "./session.js";
-import { EpochAhead, type EpochBatch, type EpochJob } from "./batch-pipeline.js";
+import { EpochAhead, sameJob, type EpochBatch, type EpochJob } from "./batch-pipeline.js";
 import { batchFeeds } from "./train-batch.js";
+import { TRAIN_LOG } from "./run-folder.js";
 import { runTrainStep } from "./step-runner.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
@@ -254,10 +254,6 @@ export class TrainingLoop {
   }
 }
 
-function sameJob(a: EpochJob, b: EpochJob): boolean {
-  return a.stream === b.stream && a.skip === b.skip && a.firstStep === b.firstStep && a.file === b.file;
-}
-
 /** Row-weighted means of the loss and each of its terms over a span of steps. */
 class LossMeans {
   steps = 0;
@@ -283,19 +279,6 @@ class LossMeans {
 }
 
 type EvaluationOptionsMetric = Spec["train"]["early_stopping"]["metric"];
-
-/**
- * On resume, metrics.jsonl keeps only the records the checkpoint covers; later ones (written after it,
- * before the interruption) would be written again.
- */
-export function keepMetricsUpTo(path: string, state: TrainerState): EvaluationRecord[] {
-  return keepJsonLines<EvaluationRecord>(path, (r) => r.step < state.step || (r.step === state.step && (r.at === "step" || r.epoch <= state.epoch)));
-}
-
-/** On resume, the training curve keeps only the steps the checkpoint covers. */
-export function keepTrainLogUpTo(out: string, state: TrainerState): void {
-  keepJsonLines<{ step?: unknown }>(join(out, TRAIN_LOG), (r) => typeof r?.step === "number" && r.step <= state.step);
-}
 
 function writeBestModel(out: string, spec: Spec, data: ModelData, state: TrainerState): void {
   const { files, manifest } = compileInference(spec, { data, weights: weightsOf(state) });

@@ -8,10 +8,10 @@ import type { Checkpoint } from "./checkpoint.js";
 import { initialState, latestCheckpoint, restore } from "./checkpoint-layout.js";
 import { checkEvaluationFile, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import { makeFolder, withSignalGuard } from "./output.js";
-import { inspectRunFolder, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
+import { inspectRunFolder, keepMetricsUpTo, keepTrainLogUpTo, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
 import { createSession } from "./session.js";
 import { NonFiniteLoss } from "./step-runner.js";
-import { keepMetricsUpTo, keepTrainLogUpTo, TrainingLoop } from "./train-loop.js";
+import { TrainingLoop } from "./train-loop.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
 export type { EvaluationRecord, Progress, TrainOptions, TrainResult } from "./train-options.js";
