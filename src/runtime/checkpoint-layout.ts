@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, linkSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { specHash } from "../compiler/inference.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
@@ -7,6 +7,7 @@ import { embeddingSlot, embeddingTable } from "../graph/names.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import { CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointTensor } from "./checkpoint.js";
+import { tempPathFor } from "./output.js";
 import { resumeConflicts } from "./run-folder.js";
 import { initialStepState, type StepState } from "./step-runner.js";
 
@@ -75,11 +76,45 @@ export function initialState(spec: Spec, step: CompiledTrainStep, data: ModelDat
 export function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {
   const path = join(dir, name ?? checkpointName(state.step));
   writeCheckpoint(path, checkpointOf(state, spec, data));
-  if (!name) {
-    const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
-    for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old), { force: true });
-  }
+  if (!name) prune(dir, keep);
   return path;
+}
+
+/**
+ * The checkpoints at an epoch's end: the epoch's own and, when the epoch is the best so far,
+ * `best.safetensors`. Those two hold the same bytes, so the epoch's is a second name (a hard link) of the
+ * best one where the file system allows: half the writing and half the disk. The best one is written
+ * first, so a crash between the two leaves the run resumable from the epoch before, as it always was; a
+ * later best replaces its file (a new one renamed over it), which leaves the epoch's as it was.
+ */
+export function saveEpochCheckpoints(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, best: boolean): void {
+  if (!best) {
+    saveCheckpoint(state, dir, spec, data, keep);
+    return;
+  }
+  const bestPath = saveCheckpoint(state, dir, spec, data, keep, "best.safetensors");
+  if (!linkInPlace(bestPath, join(dir, checkpointName(state.step)))) saveCheckpoint(state, dir, spec, data, keep);
+  else prune(dir, keep);
+}
+
+/** `to` becomes another name of `from`, atomically; false where the file system has no hard links. */
+function linkInPlace(from: string, to: string): boolean {
+  const tmp = tempPathFor(to);
+  try {
+    rmSync(tmp, { force: true });
+    linkSync(from, tmp);
+    renameSync(tmp, to);
+    return true;
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
+}
+
+/** Keeps the newest `keep` step checkpoints. */
+function prune(dir: string, keep: number): void {
+  const all = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old), { force: true });
 }
 
 /**

@@ -13,7 +13,7 @@ import type { EmbeddingStore } from "./embedding-store.js";
 import { mulberry32, stepSeed } from "./batch-encoding.js";
 import { encodeTrainBatch, type TrainBatch } from "./train-batch.js";
 import type { RawRow } from "./cells.js";
-import { initialState, saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
+import { initialState, saveEpochCheckpoints, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import { summarizeTrainingData } from "./data-stats.js";
 import { Interrupted, isInterrupted, makeFolder, withSignalGuard, writeFilesAtomic } from "./output.js";
 import { openRows } from "./readers.js";
@@ -109,14 +109,14 @@ class RetrievalLoop {
       const record = await this.evaluate(state, loss.mean, loss.terms);
       state.epoch++;
       const score = record ? recallOf(record, t.early_stopping.metric as RetrievalMetric) : state.epoch;
-      if (score > state.bestScore) {
+      const best = score > state.bestScore;
+      if (best) {
         Object.assign(state, { bestScore: score, bestEpoch: state.epoch, badEpochs: 0 });
         this.writeBest(state);
-        saveCheckpoint(state, join(this.o.out, "checkpoints"), this.fields, this.data, this.o.keepCheckpoints ?? 2, "best.safetensors");
       } else {
         state.badEpochs++;
       }
-      saveCheckpoint(state, join(this.o.out, "checkpoints"), this.fields, this.data, this.o.keepCheckpoints ?? 2);
+      saveEpochCheckpoints(state, join(this.o.out, "checkpoints"), this.fields, this.data, this.o.keepCheckpoints ?? 2, best);
       if (record) this.log(`epoch ${state.epoch}: train loss ${loss.mean.toFixed(4)}, valid ${t.early_stopping.metric} ${score.toFixed(4)}${state.bestEpoch === state.epoch ? " (best)" : ""}`);
       if (this.o.valid && state.badEpochs >= t.early_stopping.patience && state.epoch < t.epochs) {
         this.log(`early stopping: ${t.early_stopping.metric} has not improved for ${state.badEpochs} epoch(s)`);

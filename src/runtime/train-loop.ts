@@ -6,7 +6,7 @@ import { embeddingTable } from "../graph/names.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { RankingMetric, Spec } from "../spec/types.js";
-import { saveCheckpoint, weightsOf, type TrainerState } from "./checkpoint-layout.js";
+import { saveCheckpoint, saveEpochCheckpoints, weightsOf, type TrainerState } from "./checkpoint-layout.js";
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
 import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
@@ -220,8 +220,8 @@ export class TrainingLoop {
     return (stopAfter !== undefined && this.stepsThisRun >= stopAfter) || isInterrupted();
   }
 
-  private save(name?: string): string {
-    return saveCheckpoint(this.s.state, this.ckptDir, this.s.spec, this.s.data, this.keep, name);
+  private save(): string {
+    return saveCheckpoint(this.s.state, this.ckptDir, this.s.spec, this.s.data, this.keep);
   }
 
   /** Evaluates, keeps the best model, checkpoints; true when early stopping ends the run. */
@@ -235,16 +235,16 @@ export class TrainingLoop {
     state.epoch++;
     state.batchInEpoch = 0;
     const value = record ? this.score(record) : state.epoch; // without validation data the last epoch is the best
-    if (value > state.bestScore) {
+    const best = value > state.bestScore;
+    if (best) {
       state.bestScore = value;
       state.bestEpoch = state.epoch;
       state.badEpochs = 0;
       writeBestModel(this.out, spec, this.s.data, state);
-      this.save("best.safetensors");
     } else {
       state.badEpochs++;
     }
-    this.save();
+    saveEpochCheckpoints(state, this.ckptDir, spec, this.s.data, this.keep, best);
     if (record) log(`epoch ${state.epoch}: train loss ${trainLoss.toFixed(4)}, valid ${this.metricName} ${Math.abs(value).toFixed(4)}${state.bestEpoch === state.epoch ? " (best)" : ""}`);
     if (options.valid && state.badEpochs >= spec.train.early_stopping.patience && state.epoch < spec.train.epochs) {
       log(`early stopping: ${this.metricName} has not improved for ${state.badEpochs} epoch(s)`);

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readCheckpoint, writeCheckpoint } from "../../src/runtime/checkpoint.js";
 import { Interrupted } from "../../src/runtime/output.js";
-import { latestCheckpoint } from "../../src/runtime/checkpoint-layout.js";
+import { initialState, latestCheckpoint, saveEpochCheckpoints } from "../../src/runtime/checkpoint-layout.js";
+import { compileTrainStep } from "../../src/compiler/train-step.js";
+import { syntheticModelData } from "../../src/runtime/synthetic-rows.js";
 import { train } from "../../src/runtime/trainer.js";
 import { compileText, root } from "../helpers/specs.js";
 import { syntheticCesaa, syntheticSpec, writeSynthetic } from "../helpers/synthetic.js";
@@ -80,4 +82,29 @@ test("resuming skips a newest checkpoint that was cut short", () => {
   assert.throws(() => readCheckpoint(join(ckdir, "bad.safetensors")), /checksum/);
   assert.ok(!readdirSync(ckdir).some((f) => f.endsWith(".tmp")));
   assert.ok(existsSync(join(ckdir, "ckpt-000000010.safetensors")));
+});
+
+test("an epoch's checkpoint is a second name of best.safetensors when the epoch is the best, and stays when a later best replaces it", () => {
+  const ckpts = mkdtempSync(join(tmpdir(), "mdr-epoch-ckpt-"));
+  const data = syntheticModelData(spec);
+  const state = initialState(spec, compileTrainStep(spec, { data }), data);
+  const [name, param] = [...state.params][0];
+  const at = (step: number, value: number, best: boolean) => {
+    state.step = step;
+    param[0] = value;
+    saveEpochCheckpoints(state, ckpts, spec, data, 2, best);
+  };
+  const first = (f: string) => readCheckpoint(join(ckpts, f));
+  const valueIn = (f: string) => (first(f).tensors.get(name)!.data as Float32Array)[0];
+  at(10, 1.5, true);
+  assert.equal(statSync(join(ckpts, "ckpt-000000010.safetensors")).ino, statSync(join(ckpts, "best.safetensors")).ino, "one file, two names");
+  at(20, 2.5, true);
+  assert.equal(first("best.safetensors").metadata.step, "20");
+  assert.equal(first("ckpt-000000010.safetensors").metadata.step, "10", "the earlier epoch's checkpoint kept its own bytes");
+  assert.equal(valueIn("ckpt-000000010.safetensors"), 1.5);
+  at(30, 3.5, false);
+  assert.deepEqual(readdirSync(ckpts).filter((f) => !f.startsWith(".")).sort(), ["best.safetensors", "ckpt-000000020.safetensors", "ckpt-000000030.safetensors"]);
+  assert.equal(valueIn("best.safetensors"), 2.5);
+  assert.equal(valueIn("ckpt-000000030.safetensors"), 3.5);
+  assert.notEqual(statSync(join(ckpts, "ckpt-000000030.safetensors")).ino, statSync(join(ckpts, "best.safetensors")).ino);
 });
