@@ -5,7 +5,7 @@ import { binaryCrossEntropy, loadBalanceLoss, mutualInformationLoss } from "../g
 import type { GateOutputs } from "../graph/components/context.js";
 import { buildModel } from "../graph/model.js";
 import type { Graph } from "../graph/ops.js";
-import type { Tensor, TensorData } from "../graph/tensor.js";
+import { sizeOf, type Tensor, type TensorData } from "../graph/tensor.js";
 import { emitModel } from "../onnx/emit.js";
 import { DEFAULT_OPSET } from "../onnx/opset.js";
 import { optimizerUpdate, stateSlots } from "../optim/optimizers.js";
@@ -24,8 +24,6 @@ export interface TrainStepOptions {
    */
   gradientsOnly?: boolean;
 }
-
-const elementCount = (t: Tensor) => (t.shape as number[]).reduce((a, b) => a * b, 1);
 
 /** How the host talks to a train-step graph. */
 export interface TrainStepSignature {
@@ -166,9 +164,9 @@ export function finishTrainStep(g: Graph, p: StepParts): CompiledTrainStep {
     };
     if (trainable.length) {
       // One update of all dense parameters (not ~16 small nodes per parameter) over their concatenation.
-      const size = trainable.reduce((n, t) => n + elementCount(t), 0);
+      const size = trainable.reduce((n, t) => n + sizeOf(t.shape as number[]), 0);
       const flat = g.input(DENSE_PARAMETERS, "float32", [size], "every trainable dense parameter, flattened and concatenated in the signature's order");
-      const grad = g.concat(trainable.map((t) => g.reshape(grads.get(t.name)!, [elementCount(t)])), 0);
+      const grad = g.concat(trainable.map((t) => g.reshape(grads.get(t.name)!, [sizeOf(t.shape as number[])])), 0);
       grads.set(DENSE_PARAMETERS, grad);
       update(flat, slots.map((s) => g.input(slotName(DENSE_PARAMETERS, s), "float32", [size])), lr);
     }

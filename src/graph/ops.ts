@@ -82,18 +82,15 @@ export class Graph extends GraphBuilder {
   // ---- linear algebra and normalisation
   /** numpy's matmul; `a` may be a vector (`[K] @ [..., K, M]` gives `[..., M]`), `b` may not. */
   matmul(a: Tensor, b: Tensor): Tensor {
-    compilerAssert(a.shape.length >= 1 && b.shape.length >= 2, `MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
-    if (a.shape.length === 1) {
-      const k = b.shape[b.shape.length - 2];
-      compilerAssert(a.dtype === "float32" && b.dtype === "float32" && (typeof a.shape[0] !== "number" || typeof k !== "number" || a.shape[0] === k), `MatMul [${a.shape}] @ [${b.shape}]`);
-      return this.node("MatMul", [a, b], {}, [{ dtype: a.dtype, shape: [...b.shape.slice(0, -2), b.shape[b.shape.length - 1]] }])[0];
-    }
+    compilerAssert(a.shape.length >= 1 && b.shape.length >= 2, `MatMul needs a of rank ≥ 1 and b of rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
     compilerAssert(a.dtype === "float32" && b.dtype === "float32", `MatMul of ${a.dtype} and ${b.dtype}`);
     const k1 = a.shape[a.shape.length - 1];
     const k2 = b.shape[b.shape.length - 2];
     compilerAssert(typeof k1 !== "number" || typeof k2 !== "number" || k1 === k2, `MatMul inner dims differ: [${a.shape}] @ [${b.shape}]`);
+    // A vector has no batch and no row axis: [K] @ [..., K, M] is [..., M].
+    const rows = a.shape.length === 1 ? [] : [a.shape[a.shape.length - 2]];
     const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "MatMul");
-    return this.node("MatMul", [a, b], {}, [{ dtype: a.dtype, shape: [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]] }])[0];
+    return this.node("MatMul", [a, b], {}, [{ dtype: a.dtype, shape: [...batch, ...rows, b.shape[b.shape.length - 1]] }])[0];
   }
   softmax(x: Tensor, axis = -1): Tensor {
     return this.node("Softmax", [x], { axis }, [{ dtype: x.dtype, shape: [...x.shape] }])[0];

@@ -7,6 +7,7 @@ import type { RawRow } from "./batch.js";
 import { EmbeddingStore } from "./embedding-store.js";
 import { encodeTrainBatch, scatterRows, type TrainBatch } from "./train-batch.js";
 import { DENSE_PARAMETERS, lossTermOutput, SEED_INPUT, slotName, updated } from "../graph/names.js";
+import { sizeOf } from "../graph/tensor.js";
 
 /** Training diverged: the step's loss is NaN or infinite. The parameters are left as they were before it. */
 export class NonFiniteLoss extends UserError {
@@ -40,11 +41,14 @@ export interface StepState {
 /** Initial weights (the compiled ones) and zero optimizer state. */
 export function initialStepState(spec: Spec, step: CompiledTrainStep, data: ModelData): StepState {
   const sig = step.signature;
-  const size = sig.parameters.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const size = sig.parameters.reduce((n, p) => n + sizeOf(p.shape), 0);
   const state: StepState = { params: new Map(), slots: new Map(), dense: { values: new Float32Array(size), slots: sig.slots.map(() => new Float32Array(size)) }, store: new EmbeddingStore(spec, data, sig) };
-  for (const [k, v] of step.initial) state.params.set(k, Float32Array.from(v.data as Float32Array));
   viewDense(sig, state);
-  for (const p of sig.parameters) state.params.get(p.name)!.set(step.initial.get(p.name)!.data as Float32Array);
+  for (const [k, v] of step.initial) {
+    const view = state.params.get(k);
+    if (view) view.set(v.data as Float32Array);
+    else state.params.set(k, Float32Array.from(v.data as Float32Array)); // state (running statistics)
+  }
   return state;
 }
 
@@ -52,11 +56,29 @@ export function initialStepState(spec: Spec, step: CompiledTrainStep, data: Mode
 function viewDense(sig: CompiledTrainStep["signature"], state: StepState): void {
   let at = 0;
   for (const p of sig.parameters) {
-    const end = at + p.shape.reduce((a, b) => a * b, 1);
+    const end = at + sizeOf(p.shape);
     state.params.set(p.name, state.dense.values.subarray(at, end));
     sig.slots.forEach((s, i) => state.slots.set(slotName(p.name, s), state.dense.slots[i].subarray(at, end)));
     at = end;
   }
+}
+
+/** An array a step rewrites whole, by its input's name: each state, and the dense parameters with their slots. */
+interface Rewritten {
+  name: string;
+  current: Float32Array;
+  shape: readonly number[];
+  replace: (next: Float32Array) => void;
+}
+
+function rewritten(sig: CompiledTrainStep["signature"], state: StepState): Rewritten[] {
+  const out: Rewritten[] = sig.states.map((s) => ({ name: s.name, current: state.params.get(s.name)!, shape: s.shape, replace: (v) => state.params.set(s.name, v) }));
+  if (sig.parameters.length) {
+    const shape = [state.dense.values.length];
+    out.push({ name: DENSE_PARAMETERS, current: state.dense.values, shape, replace: (v) => (state.dense.values = v) });
+    sig.slots.forEach((s, i) => out.push({ name: slotName(DENSE_PARAMETERS, s), current: state.dense.slots[i], shape, replace: (v) => (state.dense.slots[i] = v) }));
+  }
+  return out;
 }
 
 export interface StepInputs {
@@ -87,17 +109,16 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   const scalar = (v: number) => new ort.Tensor("float32", new Float32Array([v]), []);
   if (b.labels) feeds.label = new ort.Tensor("float32", b.labels, [b.labels.length]);
   Object.assign(feeds, b.extra);
+  // Every parameter and state by name (the trainable ones as views of the dense buffer), then the dense
+  // buffer and its slots whole.
   for (const [name, v] of state.params) feeds[name] = new ort.Tensor("float32", v, step.initial.get(name)!.shape as number[]);
-  if (sig.parameters.length) {
-    const size = [state.dense.values.length];
-    feeds[DENSE_PARAMETERS] = new ort.Tensor("float32", state.dense.values, size);
-    sig.slots.forEach((s, i) => (feeds[slotName(DENSE_PARAMETERS, s)] = new ort.Tensor("float32", state.dense.slots[i], size)));
-  }
+  const whole = rewritten(sig, state);
+  for (const r of whole) feeds[r.name] ??= new ort.Tensor("float32", r.current, r.shape as number[]);
   feeds.lr = scalar(b.lr);
   feeds.embedding_lr = scalar(b.embeddingLr);
   feeds.step = scalar(b.step);
   if (sig.seeded) feeds[SEED_INPUT] = scalar(b.seed);
-  const fetches = preallocatedOutputs(session, step, state);
+  const fetches = preallocatedOutputs(session, state, whole);
   const t0 = performance.now();
   const out = await session.run(feeds, fetches);
   const ortMs = performance.now() - t0;
@@ -105,34 +126,23 @@ export async function runTrainStep(session: ort.InferenceSession, spec: Spec, st
   const terms = Object.fromEntries(sig.lossTerms.map((t) => [t, (out[lossTermOutput(t)].data as Float32Array)[0]]));
   // A non-finite loss would write NaN into every parameter: stop before the state is touched.
   if (!Number.isFinite(loss)) throw new NonFiniteLoss(b.step, loss, terms);
-  const written = (name: string, current: Float32Array) => {
-    state.spare!.set(name, current);
-    return fetches[updated(name)]!.data as Float32Array;
-  };
-  for (const s of sig.states) state.params.set(s.name, written(s.name, state.params.get(s.name)!));
-  if (sig.parameters.length) {
-    state.dense.values = written(DENSE_PARAMETERS, state.dense.values);
-    sig.slots.forEach((s, i) => (state.dense.slots[i] = written(slotName(DENSE_PARAMETERS, s), state.dense.slots[i])));
-    viewDense(sig, state);
+  for (const r of whole) {
+    state.spare!.set(r.name, r.current);
+    r.replace(fetches[updated(r.name)]!.data as Float32Array);
   }
+  viewDense(sig, state);
   scatterRows(sig, state.store, enc.touched, out);
   return { loss, terms, ortMs };
 }
 
-/** Every output of the step; the dense updates written into the spare halves, the rest allocated by ONNX Runtime. */
-function preallocatedOutputs(session: ort.InferenceSession, step: CompiledTrainStep, state: StepState): Record<string, ort.Tensor | null> {
+/** Every output of the step; the arrays it rewrites whole written into the spare halves, the rest allocated by ONNX Runtime. */
+function preallocatedOutputs(session: ort.InferenceSession, state: StepState, whole: Rewritten[]): Record<string, ort.Tensor | null> {
   const spare = (state.spare ??= new Map());
   const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(session.outputNames.map((n) => [n, null]));
-  const into = (name: string, current: Float32Array, shape: readonly number[]) => {
+  for (const { name, current, shape } of whole) {
     let buf = spare.get(name);
     if (!buf || buf.length !== current.length || buf === current) spare.set(name, (buf = new Float32Array(current.length)));
-    fetches[updated(name)] = new ort.Tensor("float32", buf, shape);
-  };
-  const sig = step.signature;
-  for (const s of sig.states) into(s.name, state.params.get(s.name)!, s.shape);
-  if (sig.parameters.length) {
-    into(DENSE_PARAMETERS, state.dense.values, [state.dense.values.length]);
-    sig.slots.forEach((s, i) => into(slotName(DENSE_PARAMETERS, s), state.dense.slots[i], [state.dense.values.length]));
+    fetches[updated(name)] = new ort.Tensor("float32", buf, shape as number[]);
   }
   return fetches;
 }

@@ -229,8 +229,9 @@ export class TrainingLoop {
     const { options, spec, state, log } = this.s;
     const trainLoss = this.epochLoss.loss();
     const record = await this.evaluate(trainLoss, "epoch");
-    // The next epoch's worker reads and shuffles while this one is checkpointed. Not during the evaluation:
-    // its shuffle buffer and the evaluation's working memory together set a run's peak (+90 MB measured).
+    // The next epoch's worker reads and shuffles while this one is checkpointed (unless a small file's
+    // started already, see startNextEpochEarly). Not during the evaluation: its shuffle buffer and the
+    // evaluation's working memory together set a run's peak (+90 MB measured).
     if (state.epoch + 1 < spec.train.epochs) this.ahead ??= new EpochAhead(this.epochJob(state.epoch + 1, 0));
     state.epoch++;
     state.batchInEpoch = 0;

@@ -30,7 +30,6 @@ export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batc
   return s;
 }
 
-/** Trains a spec on a data file with the compiled train-step graph; see `mdr train`. */
 /**
  * ONNX Runtime's own default is a thread per core, but the batch worker reads and encodes the next batches
  * on one of them beside the step: the step takes the others (at least one). On a 2-core machine one step
@@ -38,6 +37,7 @@ export function effectiveSpec(spec: Spec, o: Pick<TrainOptions, "epochs" | "batc
  */
 export const trainingThreads = (): number => Math.max(1, availableParallelism() - 1);
 
+/** Trains a spec on a data file with the compiled train-step graph; see `mdr train`. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const spec = effectiveSpec(options.spec, options);
   const log = options.log ?? (() => {});
