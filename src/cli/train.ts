@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { statSync } from "node:fs";
 import { compileSpecFile } from "../compiler/frontend.js";
 import { train } from "../runtime/trainer.js";
 import { metricsTable, routerTables } from "./metrics-table.js";
@@ -40,7 +41,9 @@ export function registerTrain(program: Command): void {
     .option("--overwrite", "replace the run in the output folder (only the files a run writes are removed)")
     .action(async (path: string, opts: { data: string; valid?: string; out: string; epochs?: number; batchSize?: number; lr?: number; seed?: number; ep: "cpu" | "cuda"; threads?: number; evalEvery?: number; checkpointEvery?: number; resume?: boolean; overwrite?: boolean }) => {
       for (const [flag, file] of [["--data", opts.data], ["--valid", opts.valid]]) {
-        if (file === "-") throw new UsageError(`${flag} -: training reads its files more than once (a checking pass, then every epoch), so it cannot read standard input; give a file`);
+        const why = "training reads its files more than once (a checking pass, then every epoch)";
+        if (file === "-") throw new UsageError(`${flag} -: ${why}, so it cannot read standard input; give a file`);
+        if (file && isPipe(file)) throw new UsageError(`${flag} ${file}: ${why}, so it cannot read a pipe; give a file`);
       }
       const compiled = compileSpecFile(path);
       printDiagnostics([{ file: path, diagnostics: compiled.diagnostics }], "text");
@@ -60,4 +63,10 @@ export function registerTrain(program: Command): void {
       }
       process.stderr.write(`wrote ${opts.out}/: model.onnx, manifest.json, run.json, ${opts.valid ? "metrics.jsonl, " : ""}train_log.jsonl, checkpoints/ (\`mdr report ${opts.out}\` draws them)\n`);
     });
+}
+
+/** A named pipe (or socket) gives its bytes once. Anything else, including a missing file, is left to the readers' own errors. */
+function isPipe(file: string): boolean {
+  const stat = statSync(file, { throwIfNoEntry: false });
+  return !!stat && (stat.isFIFO() || stat.isSocket());
 }

@@ -1,12 +1,17 @@
-import { totalmem } from "node:os";
+import { statSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "../plan/resolve.js";
 import { fitsInMemory, fmt, gib, MAX_TENSOR_VALUES, modelSize } from "../plan/size.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { ModelPlan } from "../plan/plan.js";
-import type { CategoricalFeature, MultiCategoricalFeature, NumericFeature, Spec } from "../spec/types.js";
-import { categoryCell, DataError, integerIdCell, multiValueCell, numericCell, numericPolicies, type RawRow } from "./cells.js";
-import { openRows, type OpenOptions } from "./readers.js";
-import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
+import type { CategoricalFeature, Spec } from "../spec/types.js";
+import { DataError } from "./cells.js";
+import { csvParts } from "./csv-records.js";
+import { openRows, type RowSource } from "./readers.js";
+import { checkColumns } from "./rows.js";
+import { mergeTallies, tallier, totalSums, type Tally } from "./tally.js";
+import type { TallyJob, TallyMessage } from "./tally-worker.js";
+import { workerMessages } from "./worker-channel.js";
 
 export interface DataSummary {
   data: ModelData;
@@ -23,84 +28,106 @@ export type PlansOf = (data: ModelData) => ModelPlan[];
  * is written before this pass succeeds, so bad data never leaves a half-made output folder.
  */
 export async function summarizeTrainingData(spec: Spec, file: string, plans: PlansOf = (data) => [resolve(spec, { data })]): Promise<DataSummary> {
-  return fastThenExact(file, (read) => summarize(spec, file, read, plans));
+  return summaryOf(spec, file, await checkingPass(spec, file, true), plans);
 }
 
 /** Checks every row of a file training evaluates on (the validation file), before anything is written. */
 export async function checkEvaluationFile(spec: Spec, file: string): Promise<void> {
-  await fastThenExact(file, async (read) => {
-    const source = openRows(file, read);
-    checkColumns(spec, await source.columns(), file);
-    const check = rowChecker(spec, file);
-    let rows = 0;
-    for await (const row of source.rows()) if (check(row)) rows++;
-    if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
-  });
+  const { rows } = await checkingPass(spec, file, false);
+  if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
 }
 
+/** A checking pass's parts are about this large (a plain CSV's, read in worker threads side by side). */
+const PART_BYTES = 4 << 20;
+const MAX_PARTS = 256;
+
 /**
- * A checking pass over a file. A CSV is first read fast (parsed in a worker, no per-field positions); only
- * when that finds a problem is it read again with positions, so the error names line and column exactly.
+ * A checking pass over a file. A plain CSV (no quotes, one kind of line end) is cut into parts that worker
+ * threads check side by side; any other CSV is parsed in one worker. Either reads fast, without per-field
+ * positions: only when that finds a problem is the file read again with positions, so the error names
+ * line and column exactly. The parts depend on the file's size alone, never on the machine, so the sums
+ * of a file always round the same way.
  */
-async function fastThenExact<T>(file: string, pass: (read: OpenOptions) => Promise<T>): Promise<T> {
-  if (!/\.csv$/i.test(file)) return pass({});
+async function checkingPass(spec: Spec, file: string, summarizing: boolean): Promise<Tally> {
+  const pass = async (source: RowSource) => {
+    checkColumns(spec, await source.columns(), file);
+    const { add, tally } = tallier(spec, file, summarizing);
+    for await (const row of source.rows()) add(row);
+    return tally;
+  };
+  // openRows checks the path first (a missing file, a folder, a format mdr does not read); it reads lazily.
+  if (!/\.csv$/i.test(file)) return pass(openRows(file));
+  const fast = openRows(file, { positions: false, worker: true });
   try {
-    return await pass({ positions: false, worker: true });
+    const split = plainParts(file);
+    if (split) {
+      checkColumns(spec, split.header, file);
+      const tally = await tallyParts({ tallyWorker: true, spec, file, header: split.header, parts: split.parts, summarizing });
+      if (tally) return tally;
+    }
+    return await pass(fast);
   } catch (e) {
-    if (e instanceof DataError) return pass({});
+    if (e instanceof DataError) return pass(openRows(file));
     throw e;
   }
 }
 
-async function summarize(spec: Spec, file: string, read: OpenOptions, plans: PlansOf): Promise<DataSummary> {
-  const source = openRows(file, read);
-  checkColumns(spec, await source.columns(), file);
-  const numeric = spec.features.filter((f): f is NumericFeature => f.kind === "numeric");
-  const sums = new Map(numeric.map((f) => [f.name, { n: 0, sum: 0, sumSq: 0 }]));
-  const byColumn = new Map<string, { f: NumericFeature; s: { n: number; sum: number; sumSq: number } }[]>();
-  for (const f of numeric) byColumn.set(f.column, [...(byColumn.get(f.column) ?? []), { f, s: sums.get(f.name)! }]);
-  // The checker reads every numeric cell anyway: its values feed the statistics.
-  const check = rowChecker(spec, file, (column, x) => {
-    if (Number.isNaN(x)) return;
-    for (const { f, s } of byColumn.get(column)!) {
-      const v = f.transform === "log1p" ? Math.log1p(Math.max(x, 0)) : x;
-      s.n++;
-      s.sum += v;
-      s.sumSq += v * v;
-    }
-  });
-  const owners = new Map<string, CategoricalFeature | MultiCategoricalFeature>(); // feature → table owner
-  const byName = new Map(spec.features.map((f) => [f.name, f]));
-  for (const f of spec.features) if (f.kind !== "numeric") owners.set(f.name, byName.get(f.table ?? f.name) as CategoricalFeature | MultiCategoricalFeature);
-  const counts = new Map<string, Map<string, number>>();
-  let rows = 0;
-  let skipped = 0;
-  for await (const row of source.rows()) {
-    if (!check(row)) {
-      skipped++;
-      continue;
-    }
-    rows++;
-    for (const f of spec.features) {
-      if (f.kind === "numeric") continue;
-      const owner = owners.get(f.name)!;
-      if (owner.range) continue;
-      let m = counts.get(owner.name);
-      if (!m) counts.set(owner.name, (m = new Map()));
-      const items = f.kind === "multi_categorical" ? multiValueCell(row, f.column, f.separator, file) : [categoryCell(row, f.column, file)];
-      for (const v of items) m.set(v, (m.get(v) ?? 0) + 1);
-    }
+/** A plain CSV file's parts (see csvParts); undefined where it cannot be cut, or read: the sequential reader then says why. */
+function plainParts(file: string): ReturnType<typeof csvParts> {
+  try {
+    const stat = statSync(file);
+    // Only a regular file can be read from several places (a named pipe gives its bytes once).
+    return stat.isFile() ? csvParts(file, Math.min(MAX_PARTS, Math.max(1, Math.ceil(stat.size / PART_BYTES)))) : undefined;
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    return undefined;
   }
+}
+
+/**
+ * The parts' tallies, merged in file order, from one worker per core, each taking a run of consecutive
+ * parts; undefined when a part turned out not to be plain. The first failure stops every worker.
+ */
+async function tallyParts(job: TallyJob): Promise<Tally | undefined> {
+  const workers = Math.min(job.parts.length, availableParallelism());
+  const stop = new AbortController();
+  let plain = true;
+  const runs = Array.from({ length: workers }, async (_, w) => {
+    const parts = job.parts.slice(Math.floor((w * job.parts.length) / workers), Math.floor(((w + 1) * job.parts.length) / workers));
+    const tallies: Tally[] = [];
+    try {
+      for await (const m of workerMessages<TallyMessage>(new URL("./tally-worker.js", import.meta.url), { ...job, parts }, stop.signal)) {
+        if (m.kind === "tally") {
+          tallies.push(m.tally);
+        } else {
+          plain = false;
+          stop.abort();
+        }
+      }
+    } catch (e) {
+      stop.abort();
+      throw e;
+    }
+    return tallies;
+  });
+  const tallies = (await Promise.all(runs)).flat();
+  return plain ? mergeTallies(tallies) : undefined;
+}
+
+function summaryOf(spec: Spec, file: string, tally: Tally, plans: PlansOf): DataSummary {
+  const { rows, skipped } = tally;
   if (rows === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to train on` : "the file has a header but no rows; nothing to train on");
+  const byName = new Map(spec.features.map((f) => [f.name, f]));
   const data: ModelData = { vocabularies: {}, numeric: {} };
-  for (const [owner, m] of counts) {
+  for (const [owner, m] of tally.counts) {
     const f = byName.get(owner)!;
     const minCount = f.kind !== "numeric" ? f.min_count ?? 1 : 1;
     // Most frequent first, ties by value: the same data always gives the same ids.
     data.vocabularies[owner] = [...m.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([v]) => v);
   }
   checkLearnedTables(spec, data, file, plans);
-  for (const [name, s] of sums) {
+  for (const name of tally.sums[0].keys()) {
+    const s = totalSums(tally, name);
     const mean = s.n ? s.sum / s.n : 0;
     const variance = s.n ? Math.max(s.sumSq / s.n - mean * mean, 0) : 1;
     const std = Math.sqrt(variance) || 1;
@@ -109,31 +136,6 @@ async function summarize(spec: Spec, file: string, read: OpenOptions, plans: Pla
     data.numeric[name] = { mean, std };
   }
   return { data, rows, skipped };
-}
-
-/**
- * Validates one row completely — label, domain, every numeric and integer-id cell, categorical cells —
- * as training, evaluation and serving will read it. Returns the labelled row, or undefined for a row the
- * domain policy skips. `onNumber` sees each numeric column's value (NaN when missing) of a row it keeps.
- */
-export function rowChecker(spec: Spec, file: string, onNumber?: (column: string, value: number) => void): (row: RawRow) => LabelledRow | undefined {
-  const policies = numericPolicies(spec);
-  const byName = new Map(spec.features.map((f) => [f.name, f]));
-  const ranged = spec.features.filter((f) => f.kind !== "numeric" && (byName.get(f.table ?? f.name) as CategoricalFeature).range);
-  const categorical = spec.features.filter((f) => f.kind === "categorical" && !ranged.includes(f));
-  const multi = spec.features.filter((f) => f.kind === "multi_categorical");
-  return (row) => {
-    const labelled = labelRow(spec, row, file);
-    if (!labelled) return undefined;
-    for (const [column, policy] of policies) {
-      const x = numericCell(row, column, policy, file);
-      onNumber?.(column, x);
-    }
-    for (const f of ranged) if (f.kind === "categorical") integerIdCell(row, f.column, file);
-    for (const f of categorical) categoryCell(row, f.column, file);
-    for (const f of multi) if (f.kind === "multi_categorical") multiValueCell(row, f.column, f.separator, file);
-    return labelled;
-  };
 }
 
 /** Tables sized by the data are checked like declared ones, before anything allocates them. */

@@ -79,18 +79,22 @@ function csv(path: string, positions: boolean): RowSource {
         header = r.record;
         continue;
       }
-      const values: Record<string, unknown> = {};
-      for (let i = 0; i < header.length; i++) values[header[i]] = r.record[i];
-      if (!positions) {
-        yield { values, line: r.line };
-        continue;
+      const row = csvRow(header, r.record, r.line);
+      if (positions) {
+        row.columns = {};
+        for (let i = 0; i < header.length; i++) row.columns[header[i]] = i + 1;
       }
-      const columns: Record<string, number> = {};
-      for (let i = 0; i < header.length; i++) columns[header[i]] = i + 1;
-      yield { values, line: r.line, columns };
+      yield row;
     }
   };
   return peekable(iterate(), () => header!);
+}
+
+/** A CSV record as a row, its cells named by the header. */
+export function csvRow(header: readonly string[], record: readonly string[], line: number): RawRow {
+  const values: Record<string, unknown> = {};
+  for (let i = 0; i < header.length; i++) values[header[i]] = record[i];
+  return { values, line };
 }
 
 /**

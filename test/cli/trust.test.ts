@@ -265,6 +265,14 @@ test("a header-only training file, a missing file and an unsupported format are 
   assert.equal(["o-h", "o-n", "o-x"].some((o) => existsSync(join(dir, o))), false);
 });
 
+test("a named pipe as training data is refused at once, not waited on", (t) => {
+  const pipe = join(dir, "pipe.csv");
+  if (spawnSync("mkfifo", [pipe]).status !== 0) return t.skip("mkfifo is not available here");
+  // Nothing writes to the pipe: a reader would wait for ever.
+  fails(mdr("train", spec, "--data", good, "--valid", pipe, "-o", join(dir, "o-p")), 2, /--valid .*pipe\.csv: training reads its files more than once .* so it cannot read a pipe; give a file/);
+  assert.equal(existsSync(join(dir, "o-p")), false);
+});
+
 test("-o that is a file, or under a file, is a clear error for train and compile", () => {
   const file = write("a-file", "x");
   fails(mdr("train", spec, "--data", good, "-o", file), 2, /-o .*a-file is a file, not a folder/);
