@@ -27,10 +27,13 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
       stop: () => started && bar.stop(),
     };
   }
-  let last = 0;
+  // The first line comes 5 s into the run: a rate taken over the first batch alone (the shuffle buffer's
+  // fill included) would promise an ETA many times too long.
+  let last: number | undefined;
   return {
     update: (p) => {
       const now = Date.now();
+      last ??= now;
       if (now - last < 5000) return;
       last = now;
       const eta = Math.max(0, p.rowsTotal - p.rowsDone) / Math.max(p.rowsPerSecond, 1);

@@ -31,10 +31,11 @@ export async function summarizeTrainingData(spec: Spec, file: string, plans: Pla
   return summaryOf(spec, file, await checkingPass(spec, file, true), plans);
 }
 
-/** Checks every row of a file training evaluates on (the validation file), before anything is written. */
-export async function checkEvaluationFile(spec: Spec, file: string): Promise<void> {
-  const { rows } = await checkingPass(spec, file, false);
+/** Checks every row of a file training evaluates on (the validation file), before anything is written; returns how many it holds. */
+export async function checkEvaluationFile(spec: Spec, file: string): Promise<number> {
+  const { rows, skipped } = await checkingPass(spec, file, false);
   if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
+  return rows + skipped;
 }
 
 /** A checking pass's parts are about this large (a plain CSV's, read in worker threads side by side). */

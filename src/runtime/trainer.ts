@@ -48,8 +48,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Everything is checked before anything is written: the folder, then every row of every input file.
   inspectRunFolder(out, mode);
+  const t0 = performance.now();
   const summary = await summarizeTrainingData(spec, options.train);
-  if (options.valid) await checkEvaluationFile(spec, options.valid);
+  const validRows = options.valid ? await checkEvaluationFile(spec, options.valid) : 0;
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  log(`checked ${summary.rows + summary.skipped} rows of ${options.train}${options.valid ? ` and ${validRows} of ${options.valid}` : ""} in ${seconds} s`);
   if (!options.valid) log(`no --valid file: early stopping is off; training runs all ${t.epochs} epochs and keeps the last`);
 
   const folder = takeRunFolder(out, mode);

@@ -365,10 +365,11 @@ test("numeric missing-value policy: markers, error and constant fill, the same i
   fails(mdr("predict", strict, "--data", withEmpty, "-o", join(dir, "o-err.csv")), 1, /'x' is missing, and the spec says `missing: error`/);
 });
 
-test("training without --valid says that early stopping is off", () => {
+test("training without --valid says that early stopping is off, and how many rows it checked", () => {
   const r = mdr("train", spec, "--data", good, "-o", join(dir, "no-valid"), "--epochs", "1");
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /no --valid file: early stopping is off; training runs all 1 epochs and keeps the last/);
+  assert.match(r.err, new RegExp(`checked ${readFileSync(good, "utf8").trim().split("\n").length - 1} rows of \\S*good\\.csv in \\d+\\.\\d s`));
 });
 
 // --- paper cuts -------------------------------------------------------------------------------------
