@@ -136,6 +136,19 @@ export function latestCheckpoint(dir: string): { path?: string; checkpoint?: Che
   return { damaged };
 }
 
+/** Where a run is: its last step, its epoch (0-based) and the batches of that epoch done. */
+export interface RunPosition {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+}
+
+/** Where the run a checkpoint was saved from stood. */
+export function positionOf(ckpt: Checkpoint): RunPosition {
+  const m = ckpt.metadata;
+  return { step: Number(m.step), epoch: Number(m.epoch), batchInEpoch: Number(m.batch_in_epoch) };
+}
+
 export function restore(state: TrainerState, ckpt: Checkpoint, path: string, spec: Spec, slots: string[]): void {
   const recorded = ckpt.metadata.spec ? (JSON.parse(ckpt.metadata.spec) as Spec) : undefined;
   const conflicts = recorded ? resumeConflicts(recorded, spec) : ckpt.metadata.spec_sha256 === specHash(spec) ? [] : ["the spec"];
@@ -150,9 +163,7 @@ export function restore(state: TrainerState, ckpt: Checkpoint, path: string, spe
     t.slots = slots.map((_, i) => take(ckpt.tensors, embeddingSlot(t.name, i), t.values.length, path));
   }
   const m = ckpt.metadata;
-  state.step = Number(m.step);
-  state.epoch = Number(m.epoch);
-  state.batchInEpoch = Number(m.batch_in_epoch);
+  Object.assign(state, positionOf(ckpt));
   state.bestScore = Number(m.best_score);
   state.bestEpoch = Number(m.best_epoch);
   state.badEpochs = Number(m.bad_epochs);

@@ -6,7 +6,7 @@ import { embeddingTable } from "../graph/names.js";
 import type { CompiledTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { RankingMetric, Spec } from "../spec/types.js";
-import { saveCheckpoint, saveEpochCheckpoints, weightsOf, type TrainerState } from "./checkpoint-layout.js";
+import { saveCheckpoint, saveEpochCheckpoints, weightsOf, type RunPosition, type TrainerState } from "./checkpoint-layout.js";
 import type { DataSummary } from "./data-stats.js";
 import { stoppingScore, type EvaluationMetrics } from "./metrics.js";
 import { Interrupted, isInterrupted, writeFilesAtomic } from "./output.js";
@@ -29,6 +29,24 @@ export interface LoopSetup {
   state: TrainerState;
   history: EvaluationRecord[];
   log: (line: string) => void;
+  /** The first epoch, started while the session was made (see firstEpochAhead). */
+  ahead?: EpochAhead;
+}
+
+/** Epoch `epoch` (0-based) of a run from batch `skip` on, its first step `firstStep`. */
+function epochJob(s: Pick<LoopSetup, "options" | "spec" | "step" | "data">, epoch: number, skip: number, firstStep: number): EpochJob {
+  return {
+    file: s.options.train, spec: s.spec, signature: s.step.signature, data: s.data, shuffleBuffer: s.options.shuffleBuffer ?? 200_000,
+    stream: `shuffle-epoch${epoch}`, skip, firstStep,
+  };
+}
+
+/**
+ * The epoch a run starts (or resumes) with, its worker started now: it fills the shuffle buffer while the
+ * main thread makes the weights and the session, which the first step otherwise waited for.
+ */
+export function firstEpochAhead(s: Pick<LoopSetup, "options" | "spec" | "step" | "data">, at: RunPosition): EpochAhead | undefined {
+  return at.epoch < s.spec.train.epochs ? new EpochAhead(epochJob(s, at.epoch, at.batchInEpoch, at.step + 1)) : undefined;
 }
 
 /**
@@ -65,6 +83,7 @@ export class TrainingLoop {
     this.keep = s.options.keepCheckpoints ?? 2;
     this.metricName = s.spec.train.early_stopping.metric;
     this.logEvery = Math.max(1, Math.round(Math.ceil(s.summary.rows / s.spec.train.batch_size) / 50)); // ~50 points an epoch
+    this.ahead = s.ahead;
   }
 
   async run(): Promise<TrainResult> {
@@ -116,11 +135,7 @@ export class TrainingLoop {
 
   /** Epoch `epoch` (0-based) from batch `skip` on, its first step `firstStep` (by default the one after the current). */
   private epochJob(epoch: number, skip: number, firstStep = this.s.state.step + 1): EpochJob {
-    const { options, spec } = this.s;
-    return {
-      file: options.train, spec, signature: this.s.step.signature, data: this.s.data, shuffleBuffer: this.shuffleBuffer(),
-      stream: `shuffle-epoch${epoch}`, skip, firstStep,
-    };
+    return epochJob(this.s, epoch, skip, firstStep);
   }
 
   private async epoch(): Promise<void> {
@@ -146,9 +161,6 @@ export class TrainingLoop {
     }
   }
 
-  private shuffleBuffer(): number {
-    return this.s.options.shuffleBuffer ?? 200_000;
-  }
 
   /**
    * A file that fits the shuffle buffer is read whole before an epoch's first batch, and the main thread
@@ -160,7 +172,7 @@ export class TrainingLoop {
    */
   private startNextEpochEarly(job: EpochJob): void {
     const { spec, state, summary } = this.s;
-    if (this.ahead || state.epoch + 1 >= spec.train.epochs || summary.rows > this.shuffleBuffer()) return;
+    if (this.ahead || state.epoch + 1 >= spec.train.epochs || summary.rows > job.shuffleBuffer) return;
     const batches = Math.ceil(summary.rows / spec.train.batch_size);
     this.ahead = new EpochAhead(this.epochJob(state.epoch + 1, 0, job.firstStep + batches - job.skip));
   }

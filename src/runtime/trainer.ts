@@ -5,13 +5,13 @@ import { compileTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { Checkpoint } from "./checkpoint.js";
-import { initialState, latestCheckpoint, restore } from "./checkpoint-layout.js";
+import { initialState, latestCheckpoint, positionOf, restore } from "./checkpoint-layout.js";
 import { checkEvaluationFile, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import { makeFolder, withSignalGuard } from "./output.js";
 import { inspectRunFolder, keepMetricsUpTo, keepTrainLogUpTo, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
 import { createSession } from "./session.js";
 import { NonFiniteLoss } from "./step-runner.js";
-import { TrainingLoop } from "./train-loop.js";
+import { firstEpochAhead, TrainingLoop } from "./train-loop.js";
 import type { EvaluationRecord, TrainOptions, TrainResult } from "./train-options.js";
 
 export type { EvaluationRecord, Progress, TrainOptions, TrainResult } from "./train-options.js";
@@ -110,16 +110,22 @@ function startingPoint(options: TrainOptions, spec: Spec, summary: DataSummary, 
 async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSummary, record: RunRecord | undefined, log: (l: string) => void): Promise<TrainResult> {
   const { data, resumeFrom } = startingPoint(options, spec, summary, record, log);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
-  const session = await createSession(step.model, { ep: options.ep, threads: options.threads, shapesVary: true });
-  const state = initialState(spec, step, data);
-  const history: EvaluationRecord[] = [];
-  if (resumeFrom) {
-    restore(state, resumeFrom.checkpoint, resumeFrom.path, spec, step.signature.slots);
-    history.push(...keepMetricsUpTo(join(options.out, "metrics.jsonl"), state));
-    keepTrainLogUpTo(options.out, state);
-    log(`resumed from ${resumeFrom.path} (epoch ${state.epoch + 1}, step ${state.step})`);
+  // The first epoch's worker fills its shuffle buffer while the weights and the session are made.
+  const ahead = firstEpochAhead({ options, spec, step, data }, resumeFrom ? positionOf(resumeFrom.checkpoint) : { step: 0, epoch: 0, batchInEpoch: 0 });
+  try {
+    const state = initialState(spec, step, data);
+    const history: EvaluationRecord[] = [];
+    if (resumeFrom) {
+      restore(state, resumeFrom.checkpoint, resumeFrom.path, spec, step.signature.slots);
+      history.push(...keepMetricsUpTo(join(options.out, "metrics.jsonl"), state));
+      keepTrainLogUpTo(options.out, state);
+      log(`resumed from ${resumeFrom.path} (epoch ${state.epoch + 1}, step ${state.step})`);
+    }
+    const session = await createSession(step.model, { ep: options.ep, threads: options.threads, shapesVary: true });
+    makeFolder(join(options.out, "checkpoints"));
+    return await withSignalGuard(() => new TrainingLoop({ options, spec, summary, data, step, session, state, history, log, ahead }).run());
+  } finally {
+    ahead?.cancel(); // taken by the loop, or never used
   }
-  makeFolder(join(options.out, "checkpoints"));
-  return await withSignalGuard(() => new TrainingLoop({ options, spec, summary, data, step, session, state, history, log }).run());
 }
 
