@@ -36,7 +36,7 @@ const benches: Record<string, () => void | Promise<void>> = {
       "Peak resident memory (VmHWM) of one `mdr train` process, measured from outside; table state = values + Adam's two moments, 4 bytes each.",
       "The process also holds Node.js and ONNX Runtime themselves (about 130 MB before any data).",
       "The run evaluates a validation file of 10^5 rows after its epoch, as real runs do.",
-      "rows_per_s: the whole command (start-up, the checking first passes over both files, the epoch, its evaluation, writing the run folder); loop_rows_per_s: the training loop as `mdr train` reports it; step_rows_per_s: the pure training step of the same spec and batch size on in-memory rows, one thread, measured in the same run.",
+      "rows_per_s: the whole command (start-up, the checking first passes over both files, the epoch, its evaluation, writing the run folder); loop_rows_per_s: the training loop as `mdr train` reports it; step_rows_per_s: the pure training step of the same spec and batch size on in-memory rows, one thread, the mean of its figures just before and just after the run (step_before, step_after).",
     ]);
   },
   serve: async () => {

@@ -24,7 +24,10 @@ export interface MemoryRow {
   rows_per_s: number;
   /** The training loop alone, as `mdr train` reports it. */
   loop_rows_per_s: number;
+  /** The pure step: the mean of its figures before and after the run. */
   step_rows_per_s: number;
+  step_before: number;
+  step_after: number;
   loop_over_step: number;
   command_over_step: number;
   peak_rss_mb: number;
@@ -43,18 +46,22 @@ export async function measureTrainMemory(rows = 2_000_000, ids = 1_000_000): Pro
     const compiled = compileSpecFile(join(dir, "spec.mdr")).spec!;
     await writeData(compiled, join(dir, "train.csv"), rows, 12345);
     await writeData(compiled, join(dir, "valid.csv"), Math.round(rows / 20), 54321);
+    // The pure step is timed before and after the run, and their mean taken: this VM's speed drifts by
+    // 10–20% over minutes, and a reference from one side of the run alone would carry that into the ratios.
+    const stepBefore = (await benchTrainStep(compiled, compiled.train.batch_size, 1, { seconds: 10 })).rows_per_s;
     const t0 = performance.now();
     const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "--valid", join(dir, "valid.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const seconds = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`mdr train failed: ${child.stderr.slice(-2000)}`);
     const peak = Number(/peak_rss_bytes (\d+)/.exec(child.stderr)?.[1]);
     const loop = Number(/\((\d+) rows\/s/.exec(child.stderr)?.[1]);
-    const step = (await benchTrainStep(compiled, compiled.train.batch_size, 1, { seconds: 10 })).rows_per_s;
+    const stepAfter = (await benchTrainStep(compiled, compiled.train.batch_size, 1, { seconds: 10 })).rows_per_s;
+    const step = Math.round((stepBefore + stepAfter) / 2);
     const big = 3 * (ids + 1) * 16 * 4;
     const all = 3 * rangedFields(compiled).reduce((a, f) => a + f.ids + 1, 0) * 16 * 4;
     const mb = (x: number) => Math.round(x / 2 ** 20);
     return {
-      rows, ids, seconds: Number(seconds.toFixed(1)), rows_per_s: Math.round(rows / seconds), loop_rows_per_s: loop, step_rows_per_s: step,
+      rows, ids, seconds: Number(seconds.toFixed(1)), rows_per_s: Math.round(rows / seconds), loop_rows_per_s: loop, step_rows_per_s: step, step_before: stepBefore, step_after: stepAfter,
       loop_over_step: Number((loop / step).toFixed(2)), command_over_step: Number((rows / seconds / step).toFixed(2)), peak_rss_mb: mb(peak), big_table_state_mb: mb(big), all_tables_state_mb: mb(all),
       ratio_to_big_table: Number((peak / big).toFixed(2)), ratio_to_all_tables: Number((peak / all).toFixed(2)),
     };

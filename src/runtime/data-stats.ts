@@ -11,7 +11,7 @@ import { openRows, type RowSource } from "./readers.js";
 import { checkColumns } from "./rows.js";
 import { mergeTallies, tallier, totalSums, type Tally } from "./tally.js";
 import type { TallyJob, TallyMessage } from "./tally-worker.js";
-import { workerMessages } from "./worker-channel.js";
+import { PARSING_WORKER, workerMessages } from "./worker-channel.js";
 
 export interface DataSummary {
   data: ModelData;
@@ -97,7 +97,7 @@ async function tallyParts(job: TallyJob): Promise<Tally | undefined> {
     const parts = job.parts.slice(Math.floor((w * job.parts.length) / workers), Math.floor(((w + 1) * job.parts.length) / workers));
     const tallies: Tally[] = [];
     try {
-      for await (const m of workerMessages<TallyMessage>(new URL("./tally-worker.js", import.meta.url), { ...job, parts }, stop.signal)) {
+      for await (const m of workerMessages<TallyMessage>(new URL("./tally-worker.js", import.meta.url), { ...job, parts }, stop.signal, PARSING_WORKER)) {
         if (m.kind === "tally") {
           tallies.push(m.tally);
         } else {

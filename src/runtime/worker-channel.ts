@@ -31,7 +31,7 @@ export function creditedSender<M>(port: MessagePort, ahead: number): (message: M
 /**
  * Limits for a worker that parses rows, whose garbage all dies young: a young generation of 8 MB (V8 takes
  * up to 48 MB by default) keeps 20–40 MB per worker off a training run's peak. The parse alone is ~20%
- * slower, but the first pass is bound by the main thread's summary (measured: the same time).
+ * slower, but the first pass's tallies ran as fast with it as without (2·10⁶ rows in 5.3–6.2 s).
  */
 export const PARSING_WORKER: ResourceLimits = { maxYoungGenerationSizeMb: 8 };
 
