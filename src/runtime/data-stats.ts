@@ -34,7 +34,7 @@ export async function summarizeTrainingData(spec: Spec, file: string, plans: Pla
 /** Checks every row of a file training evaluates on (the validation file), before anything is written; returns how many it holds. */
 export async function checkEvaluationFile(spec: Spec, file: string): Promise<number> {
   const { rows, skipped } = await checkingPass(spec, file, false);
-  if (rows === 0) throw new DataError(file, 1, undefined, "has no rows to evaluate on");
+  if (rows === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
   return rows + skipped;
 }
 

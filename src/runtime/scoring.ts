@@ -4,6 +4,7 @@ import { resolve } from "../plan/resolve.js";
 import type { Spec } from "../spec/types.js";
 import { DataError, encodeBatch } from "./batch.js";
 import { evaluate, type EvaluationMetrics } from "./metrics.js";
+import { checkEvaluationFile } from "./data-stats.js";
 import { openRows } from "./readers.js";
 import { RouterStatistics, type GateStatistics } from "./router-stats.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
@@ -28,8 +29,15 @@ export interface EvaluateOptions {
 export async function evaluateFile(session: ort.InferenceSession, manifest: Manifest, spec: Spec, file: string, options: EvaluateOptions = {}): Promise<EvaluationMetrics & { skipped: number; routers?: Record<string, GateStatistics> }> {
   const { batchSize = 4096, fed = {} } = options;
   const routers = RouterStatistics.gatesOf(manifest).length ? new RouterStatistics(spec.domain.values, perDomainChoiceGates(spec)) : undefined;
-  // A file checked before is parsed in a worker, without positions: the thread and its heap stay free.
-  const source = openRows(file, options.checked ? { positions: false, worker: true } : {});
+  // A CSV file is checked first, in parts on every core (a problem is then found again with its line and
+  // column); a checked file is parsed in a worker, without positions: the thread and its heap stay free.
+  // mdr eval of 5·10⁵ rows: 20 s read with positions, 13 s so. Standard input is read once, with positions.
+  let checked = options.checked ?? false;
+  if (!checked && /\.csv$/i.test(file)) {
+    await checkEvaluationFile(spec, file);
+    checked = true;
+  }
+  const source = openRows(file, checked ? { positions: false, worker: true } : {});
   checkColumns(spec, await source.columns(), file);
   const probabilities: number[] = [];
   const labels: number[] = [];

@@ -260,6 +260,9 @@ test("predict leaves no temporary file after a data error, and refuses an output
 test("a header-only training file, a missing file and an unsupported format are clear errors", () => {
   fails(mdr("train", spec, "--data", write("header-only.csv", header + "\n"), "-o", join(dir, "o-h")), 1, /header-only\.csv:1: the file has a header but no rows/);
   fails(mdr("eval", trainedRun(), "--data", join(dir, "header-only.csv")), 1, /header-only\.csv:1: the file has no rows to evaluate/);
+  // mdr eval checks a CSV file fast first, then scores it without positions: a bad cell still has its place.
+  const badEval = write("bad-eval.csv", [header, ...rowsOf(300), "u1,3.5,a,0,news,1", ...rowsOf(5)].join("\n") + "\n");
+  fails(mdr("eval", trainedRun(), "--data", badEval), 1, /bad-eval\.csv:302:2: 'slot' must be a whole number/);
   fails(mdr("train", spec, "--data", join(dir, "nope.csv"), "-o", join(dir, "o-n")), 2, /cannot read .*nope\.csv: no such file or folder/);
   fails(mdr("train", spec, "--data", write("sheet.xlsx", "PK"), "-o", join(dir, "o-x")), 2, /'\.xlsx' files are not supported; mdr reads \.csv, \.jsonl \/ \.ndjson and \.parquet/);
   assert.equal(["o-h", "o-n", "o-x"].some((o) => existsSync(join(dir, o))), false);
