@@ -123,8 +123,7 @@ function summaryOf(spec: Spec, file: string, tally: Tally, plans: PlansOf): Data
   for (const [owner, m] of tally.counts) {
     const f = byName.get(owner)!;
     const minCount = f.kind !== "numeric" ? f.min_count ?? 1 : 1;
-    // Most frequent first, ties by value: the same data always gives the same ids.
-    data.vocabularies[owner] = [...m.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([v]) => v);
+    data.vocabularies[owner] = vocabularyOrder(m, minCount);
   }
   checkLearnedTables(spec, data, file, plans);
   for (const name of tally.sums[0].keys()) {
@@ -137,6 +136,22 @@ function summaryOf(spec: Spec, file: string, tally: Tally, plans: PlansOf): Data
     data.numeric[name] = { mean, std };
   }
   return { data, rows, skipped };
+}
+
+/**
+ * The values seen at least `minCount` times, most frequent first, ties by value (UTF-16 order): the same
+ * data always gives the same ids. Grouped by count, each group sorted by the native string sort: 865k
+ * distinct values took 3.2–4.3 s with one comparator over (value, count) pairs, 1.0 s so.
+ */
+export function vocabularyOrder(counts: Map<string, number>, minCount: number): string[] {
+  const byCount = new Map<number, string[]>();
+  for (const [v, c] of counts) {
+    if (c < minCount) continue;
+    const group = byCount.get(c);
+    if (group) group.push(v);
+    else byCount.set(c, [v]);
+  }
+  return [...byCount.keys()].sort((a, b) => b - a).flatMap((c) => byCount.get(c)!.sort());
 }
 
 /** Tables sized by the data are checked like declared ones, before anything allocates them. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { csvParts, NotPlain, partRecords } from "../../src/runtime/csv-records.js";
-import { checkEvaluationFile, summarizeTrainingData } from "../../src/runtime/data-stats.js";
+import { checkEvaluationFile, summarizeTrainingData, vocabularyOrder } from "../../src/runtime/data-stats.js";
 import { openRows } from "../../src/runtime/readers.js";
 import { compileText, everyFieldModel } from "../helpers/specs.js";
 
@@ -131,4 +131,13 @@ test("a bad cell or a ragged row deep in a later part is named by its line and c
   ragged[19_000] += ",extra";
   writeFileSync(join(dir, "ragged.csv"), ragged.join("\n"));
   await assert.rejects(summarizeTrainingData(spec, join(dir, "ragged.csv")), /ragged\.csv:19001: row has 14 fields but the header has 13/);
+});
+
+test("a vocabulary is ordered most frequent first, ties by UTF-16 order, rare values dropped", () => {
+  const counts = new Map<string, number>([["b", 2], ["a", 2], ["ä", 2], ["😀", 2], ["\uffff", 2], ["Z", 2], ["", 2], ["top", 9], ["once", 1], ["mid", 5]]);
+  // The plain reading of the rule: one comparator over (value, count) pairs.
+  const reference = [...counts].filter(([, c]) => c >= 2).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([v]) => v);
+  assert.deepEqual(vocabularyOrder(counts, 2), reference);
+  assert.deepEqual(reference, ["top", "mid", "", "Z", "a", "b", "ä", "😀", "\uffff"]);
+  assert.deepEqual(vocabularyOrder(counts, 10), []);
 });
