@@ -70,7 +70,7 @@ export function checkpointWeights(ckpt: Checkpoint): { weights: Map<string, Floa
 }
 
 export function initialState(spec: Spec, step: CompiledTrainStep, data: ModelData): TrainerState {
-  return { ...initialStepState(spec, step, data), step: 0, epoch: 0, batchInEpoch: 0, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0 };
+  return { ...initialStepState(spec, step, data), ...RUN_START, bestScore: -Infinity, bestEpoch: -1, badEpochs: 0 };
 }
 
 export function saveCheckpoint(state: TrainerState, dir: string, spec: Spec, data: ModelData, keep: number, name?: string): string {
@@ -142,6 +142,9 @@ export interface RunPosition {
   epoch: number;
   batchInEpoch: number;
 }
+
+/** Where a new run starts. */
+export const RUN_START: Readonly<RunPosition> = { step: 0, epoch: 0, batchInEpoch: 0 };
 
 /** Where the run a checkpoint was saved from stood. */
 export function positionOf(ckpt: Checkpoint): RunPosition {

@@ -34,8 +34,13 @@ export async function summarizeTrainingData(spec: Spec, file: string, plans: Pla
 /** Checks every row of a file training evaluates on (the validation file), before anything is written; returns how many it holds. */
 export async function checkEvaluationFile(spec: Spec, file: string): Promise<number> {
   const { rows, skipped } = await checkingPass(spec, file, false);
-  if (rows === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
+  if (rows === 0) throw nothingToEvaluate(file, skipped);
   return rows + skipped;
+}
+
+/** The error of a file with no row to evaluate on (`skipped` rows had undeclared domain values). */
+export function nothingToEvaluate(file: string, skipped: number): DataError {
+  return new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
 }
 
 /** A checking pass's parts are about this large (a plain CSV's, read in worker threads side by side). */
@@ -80,7 +85,7 @@ function plainParts(file: string): ReturnType<typeof csvParts> {
     // Only a regular file can be read from several places (a named pipe gives its bytes once).
     return stat.isFile() ? csvParts(file, Math.min(MAX_PARTS, Math.max(1, Math.ceil(stat.size / PART_BYTES)))) : undefined;
   } catch (e) {
-    if (e instanceof DataError) throw e;
+    if (e instanceof DataError || !(e as { code?: unknown }).code) throw e; // a bug stays a bug
     return undefined;
   }
 }

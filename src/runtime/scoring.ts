@@ -2,9 +2,9 @@ import type ort from "onnxruntime-node";
 import type { Manifest } from "../compiler/inference.js";
 import { resolve } from "../plan/resolve.js";
 import type { Spec } from "../spec/types.js";
-import { DataError, encodeBatch } from "./batch.js";
+import { encodeBatch } from "./batch.js";
 import { evaluate, type EvaluationMetrics } from "./metrics.js";
-import { checkEvaluationFile } from "./data-stats.js";
+import { checkEvaluationFile, nothingToEvaluate } from "./data-stats.js";
 import { openRows } from "./readers.js";
 import { RouterStatistics, type GateStatistics } from "./router-stats.js";
 import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
@@ -66,6 +66,6 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  if (labels.length === 0) throw new DataError(file, 1, undefined, skipped ? `all ${skipped} rows have undeclared domain values (the spec says unknown: skip); nothing to evaluate` : "the file has no rows to evaluate");
+  if (labels.length === 0) throw nothingToEvaluate(file, skipped);
   return { ...evaluate(probabilities, labels, domains, spec.domain.values), skipped, ...(routers ? { routers: routers.result() } : {}) };
 }

@@ -161,7 +161,6 @@ export class TrainingLoop {
     }
   }
 
-
   /**
    * A file that fits the shuffle buffer is read whole before an epoch's first batch, and the main thread
    * would wait for that at every epoch: the next epoch's worker starts reading as soon as this epoch's

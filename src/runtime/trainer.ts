@@ -5,7 +5,7 @@ import { compileTrainStep } from "../compiler/train-step.js";
 import type { ModelData } from "../plan/model-data.js";
 import type { Spec } from "../spec/types.js";
 import type { Checkpoint } from "./checkpoint.js";
-import { initialState, latestCheckpoint, positionOf, restore } from "./checkpoint-layout.js";
+import { initialState, latestCheckpoint, positionOf, restore, RUN_START } from "./checkpoint-layout.js";
 import { checkEvaluationFile, summarizeTrainingData, type DataSummary } from "./data-stats.js";
 import { makeFolder, withSignalGuard } from "./output.js";
 import { inspectRunFolder, keepMetricsUpTo, keepTrainLogUpTo, removeRun, resumeConflicts, takeRunFolder, writeRunRecord, type FolderMode, type RunRecord } from "./run-folder.js";
@@ -111,7 +111,7 @@ async function trainInFolder(options: TrainOptions, spec: Spec, summary: DataSum
   const { data, resumeFrom } = startingPoint(options, spec, summary, record, log);
   const step = compileTrainStep(spec, { data, dispatch: options.dispatch });
   // The first epoch's worker fills its shuffle buffer while the weights and the session are made.
-  const ahead = firstEpochAhead({ options, spec, step, data }, resumeFrom ? positionOf(resumeFrom.checkpoint) : { step: 0, epoch: 0, batchInEpoch: 0 });
+  const ahead = firstEpochAhead({ options, spec, step, data }, resumeFrom ? positionOf(resumeFrom.checkpoint) : RUN_START);
   try {
     const state = initialState(spec, step, data);
     const history: EvaluationRecord[] = [];
