@@ -8,3 +8,13 @@ export class UserError extends Error {
     super(message);
   }
 }
+
+/** A file-system error in words ("permission denied"), for messages that name the path themselves. */
+export function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    EROFS: "read-only file system", EACCES: "permission denied", EPERM: "permission denied", ENOSPC: "no space left on the device",
+    ENOTDIR: "a part of the path is a file", EEXIST: "it exists", EISDIR: "it is a folder", ENOENT: "no such file or folder",
+  };
+  return (code && known[code]) ?? (e as Error).message;
+}

@@ -1,10 +1,10 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { buffersOf, encodeRows, stepSeed } from "./batch-encoding.js";
+import { buffersOf, encodeRecords, recordEncoder, recordLabels, stepSeed, type RowRecord } from "./batch-encoding.js";
 import type { EpochJob, EpochMessage } from "./batch-pipeline.js";
 import { rowLookups } from "./embedding-store.js";
 import { openRows } from "./readers.js";
-import { checkColumns, labelRow, type LabelledRow } from "./rows.js";
-import { bufferedShuffle, rowCodec } from "./shuffle.js";
+import { checkColumns, labelRow } from "./rows.js";
+import { Shuffler } from "./shuffle.js";
 import { creditedSender, failureOf } from "./worker-channel.js";
 
 /** Batches ready ahead of the step: enough to hide a slow one, few enough to cost no memory to speak of. */
@@ -17,28 +17,43 @@ async function runEpoch(port: MessagePort, job: EpochJob): Promise<void> {
   const rowOf = rowLookups(spec, job.data, signature);
   const source = openRows(file, { positions: false }); // validated by the first pass
   checkColumns(spec, await source.columns(), file);
-  const stream = bufferedShuffle(source.rows(), job.shuffleBuffer, spec.train.seed, job.stream, rowCodec());
+  // Rows become records as they are read, so they wait in the shuffle buffer as numbers, not text; the
+  // loop awaits once per chunk of the file and once per batch, not once per row.
+  const encode = recordEncoder(spec, signature, rowOf, file);
+  const shuffler = new Shuffler<RowRecord>(job.shuffleBuffer, spec.train.seed, job.stream);
   let index = 0;
-  const flush = async (batch: LabelledRow[]) => {
+  const flush = async (batch: RowRecord[]) => {
     if (index < job.skip) {
       index++;
       return send({ kind: "skipped", rows: batch.length });
     }
     const step = job.firstStep + index++ - job.skip;
     const seed = stepSeed(spec.train.seed, step);
-    const encoded = encodeRows(spec, signature, rowOf, batch, batch.map((r) => r.domain), file, seed);
-    const labels = Float32Array.from(batch, (r) => r.label);
+    const encoded = encodeRecords(spec, signature, batch, seed);
+    const labels = recordLabels(batch);
     return send({ kind: "batch", step, seed, encoded, labels }, [...buffersOf(encoded), labels.buffer as ArrayBuffer]);
   };
-  let batch: LabelledRow[] = [];
-  for await (const row of stream) {
-    const labelled = labelRow(spec, row, file);
-    if (!labelled) continue;
-    batch.push(labelled);
-    if (batch.length === spec.train.batch_size) {
-      await flush(batch);
-      batch = [];
+  let batch: RowRecord[] = [];
+  /** Adds a record to the batch being filled: the batch, when that filled it (a sync step: no await per row). */
+  const add = (record: RowRecord): RowRecord[] | undefined => {
+    batch.push(record);
+    if (batch.length < spec.train.batch_size) return undefined;
+    const full = batch;
+    batch = [];
+    return full;
+  };
+  for await (const chunk of source.chunks()) {
+    for (const row of chunk) {
+      const labelled = labelRow(spec, row, file);
+      if (!labelled) continue;
+      const out = shuffler.push(encode(labelled, labelled.domain, labelled.label));
+      const full = out && add(out);
+      if (full) await flush(full);
     }
+  }
+  for (const out of shuffler.rest()) {
+    const full = add(out);
+    if (full) await flush(full);
   }
   if (batch.length) await flush(batch);
   port.postMessage({ kind: "done" } satisfies EpochMessage);

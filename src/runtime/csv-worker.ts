@@ -1,7 +1,7 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DataError } from "./cells.js";
 import { packCells } from "./packed-row.js";
-import { csvRecords } from "./csv-records.js";
+import { csvRecordChunks } from "./csv-records.js";
 import { creditedSender, failureOf, type WorkerFailure } from "./worker-channel.js";
 
 /**
@@ -26,16 +26,18 @@ if (!isMainThread && parentPort && (workerData as { csvWorker?: boolean })?.csvW
   try {
     let header = true;
     let rows: (string | string[])[] = [];
-    for await (const r of csvRecords(path, false)) {
-      if (header) {
-        header = false;
-        await send({ kind: "header", header: r.record });
-        continue;
-      }
-      rows.push(packCells(r.line, r.record) ?? [String(r.line), ...r.record]);
-      if (rows.length === CHUNK) {
-        await send({ kind: "rows", rows });
-        rows = [];
+    for await (const chunk of csvRecordChunks(path, false)) {
+      for (const r of chunk) {
+        if (header) {
+          header = false;
+          await send({ kind: "header", header: r.record });
+          continue;
+        }
+        rows.push(packCells(r.line, r.record) ?? [String(r.line), ...r.record]);
+        if (rows.length === CHUNK) {
+          await send({ kind: "rows", rows });
+          rows = [];
+        }
       }
     }
     if (rows.length) await send({ kind: "rows", rows });

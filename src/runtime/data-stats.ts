@@ -58,7 +58,7 @@ async function checkingPass(spec: Spec, file: string, summarizing: boolean): Pro
   const pass = async (source: RowSource) => {
     checkColumns(spec, await source.columns(), file);
     const { add, tally } = tallier(spec, file, summarizing);
-    for await (const row of source.rows()) add(row);
+    for await (const chunk of source.chunks()) for (const row of chunk) add(row);
     return tally;
   };
   // openRows checks the path first (a missing file, a folder, a format mdr does not read); it reads lazily.

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { UserError } from "../diagnostics/errors.js";
+import { describeFsError, UserError } from "../diagnostics/errors.js";
 import { asParts, type ByteParts } from "../onnx/emit.js";
 
 /** A temporary sibling of `path`: same directory, so the final rename is atomic. */
@@ -90,14 +90,4 @@ export function makeFolder(path: string): void {
     }
     throw new UserError(`cannot create ${path}: ${describeFsError(err)}`);
   }
-}
-
-
-export function describeFsError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const known: Record<string, string> = {
-    EROFS: "read-only file system", EACCES: "permission denied", EPERM: "permission denied", ENOSPC: "no space left on the device",
-    ENOTDIR: "a part of the path is a file", EEXIST: "it exists", EISDIR: "it is a folder", ENOENT: "no such file or folder",
-  };
-  return (code && known[code]) ?? (e as Error).message;
 }

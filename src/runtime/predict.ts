@@ -1,11 +1,11 @@
 import type ort from "onnxruntime-node";
 import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { UserError } from "../diagnostics/errors.js";
+import { describeFsError, UserError } from "../diagnostics/errors.js";
 import type { Manifest } from "../compiler/inference.js";
 import { DataError, encodeBatch, type RawRow } from "./batch.js";
 import { loadModelFiles } from "./model-files.js";
-import { checkInterrupted, describeFsError, tempPathFor, withSignalGuard } from "./output.js";
+import { checkInterrupted, tempPathFor, withSignalGuard } from "./output.js";
 import { openRows } from "./readers.js";
 import { domainOf } from "./rows.js";
 import { withRouterOutputs } from "./model-folder.js";
@@ -82,13 +82,15 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         batch = [];
         checkInterrupted();
       };
-      for await (const row of source.rows()) {
-        if (domainOf(manifest.domain, row, options.data) === undefined) {
-          skipped++;
-          continue;
+      for await (const chunk of source.chunks()) {
+        for (const row of chunk) {
+          if (domainOf(manifest.domain, row, options.data) === undefined) {
+            skipped++;
+            continue;
+          }
+          batch.push(row);
+          if (batch.length >= batchSize) await flush();
         }
-        batch.push(row);
-        if (batch.length >= batchSize) await flush();
       }
       await flush();
       checkInterrupted();

@@ -2,12 +2,11 @@ import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
 import { extname } from "node:path";
-import { UserError } from "../diagnostics/errors.js";
+import { describeFsError, UserError } from "../diagnostics/errors.js";
 import { DataError, type RawRow } from "./cells.js";
-import { describeFsError } from "./output.js";
 import type { ParquetMessage } from "./parquet-worker.js";
 import type { CsvMessage } from "./csv-worker.js";
-import { csvRecords } from "./csv-records.js";
+import { csvRecordChunks, type CsvRecord } from "./csv-records.js";
 import { unpackRow } from "./packed-row.js";
 import { PARSING_WORKER, workerMessages } from "./worker-channel.js";
 
@@ -15,6 +14,11 @@ export interface RowSource {
   /** Column names, known after the header (CSV) or the first row (JSON Lines). */
   columns(): Promise<string[]>;
   rows(): AsyncIterable<RawRow>;
+  /**
+   * The same rows in chunks, for loops where an await per row would cost more than the row's work (a CSV
+   * file's come a read at a time). Take each chunk whole before asking for the next.
+   */
+  chunks(): AsyncIterable<Iterable<RawRow>>;
 }
 
 export function isJsonLines(path: string): boolean {
@@ -54,27 +58,43 @@ export function openRows(path: string, options: OpenOptions = {}): RowSource {
   return options.worker && options.positions === false ? csvInWorker(path) : csv(path, options.positions ?? true);
 }
 
-/** Wraps a row generator so the columns can be read before iterating (by pulling the first row). */
-function peekable(gen: AsyncGenerator<RawRow>, columnsOf: (first: RawRow | undefined) => string[]): RowSource {
-  let first: IteratorResult<RawRow> | undefined;
+/** Wraps a generator of row chunks so the columns can be read before iterating (by pulling the first row). */
+function peekable(gen: AsyncIterator<Iterable<RawRow>>, columnsOf: (first: RawRow | undefined) => string[]): RowSource {
+  let first: Promise<{ row?: RawRow; rest?: Iterator<RawRow> }> | undefined;
+  const peek = () => (first ??= (async () => {
+    for (;;) {
+      const chunk = await gen.next();
+      if (chunk.done) return {};
+      const rest = chunk.value[Symbol.iterator]();
+      const r = rest.next();
+      if (!r.done) return { row: r.value, rest };
+    }
+  })());
+  const chunks = async function* (): AsyncGenerator<Iterable<RawRow>> {
+    const { row, rest } = await peek();
+    if (!row) return;
+    yield [row];
+    yield { [Symbol.iterator]: () => rest! };
+    for (let c = await gen.next(); !c.done; c = await gen.next()) yield c.value;
+  };
   return {
-    async columns() {
-      first ??= await gen.next();
-      return columnsOf(first.done ? undefined : first.value);
-    },
+    columns: async () => columnsOf((await peek()).row),
+    chunks,
     async *rows() {
-      first ??= await gen.next();
-      if (first.done) return;
-      yield first.value;
-      yield* gen;
+      for await (const chunk of chunks()) yield* chunk;
     },
   };
 }
 
+/** Rows one by one as chunks of one, for `peekable`. */
+async function* ones(rows: AsyncIterable<RawRow>): AsyncGenerator<Iterable<RawRow>> {
+  for await (const row of rows) yield [row];
+}
+
 function csv(path: string, positions: boolean): RowSource {
   let header: string[] | undefined;
-  const iterate = async function* (): AsyncGenerator<RawRow> {
-    for await (const r of csvRecords(path, positions)) {
+  const rowsOf = function* (records: Iterable<CsvRecord>): Generator<RawRow> {
+    for (const r of records) {
       if (!header) {
         header = r.record;
         continue;
@@ -86,6 +106,9 @@ function csv(path: string, positions: boolean): RowSource {
       }
       yield row;
     }
+  };
+  const iterate = async function* (): AsyncGenerator<Iterable<RawRow>> {
+    for await (const chunk of csvRecordChunks(path, positions)) yield rowsOf(chunk);
   };
   return peekable(iterate(), () => header!);
 }
@@ -104,21 +127,21 @@ export function csvRow(header: readonly string[], record: readonly string[], lin
  */
 function csvInWorker(path: string): RowSource {
   let header: string[] | undefined;
-  const iterate = async function* (): AsyncGenerator<RawRow> {
+  const rowsOf = function* (rows: (string | string[])[]): Generator<RawRow> {
+    for (const row of rows) {
+      if (typeof row === "string") {
+        yield unpackRow(row, header!);
+      } else {
+        const values: Record<string, unknown> = {};
+        for (let i = 0; i < header!.length; i++) values[header![i]] = row[i + 1];
+        yield { values, line: Number(row[0]) };
+      }
+    }
+  };
+  const iterate = async function* (): AsyncGenerator<Iterable<RawRow>> {
     for await (const m of workerMessages<CsvMessage>(new URL("./csv-worker.js", import.meta.url), { path, csvWorker: true }, undefined, PARSING_WORKER)) {
-      if (m.kind === "header") {
-        header = m.header;
-        continue;
-      }
-      for (const row of m.rows) {
-        if (typeof row === "string") {
-          yield unpackRow(row, header!);
-        } else {
-          const values: Record<string, unknown> = {};
-          for (let i = 0; i < header!.length; i++) values[header![i]] = row[i + 1];
-          yield { values, line: Number(row[0]) };
-        }
-      }
+      if (m.kind === "header") header = m.header;
+      else yield rowsOf(m.rows);
     }
   };
   return peekable(iterate(), () => header!);
@@ -148,7 +171,7 @@ function jsonLines(path: string, validate: boolean): RowSource {
       yield { values: value as Record<string, unknown>, line };
     }
   };
-  return peekable(iterate(), (first) => {
+  return peekable(ones(iterate()), (first) => {
     if (!first) throw new DataError(path, 1, undefined, "the file is empty");
     return Object.keys(first.values);
   });
@@ -202,7 +225,7 @@ function parquet(path: string): RowSource {
       await worker.terminate();
     }
   };
-  return peekable(iterate(), (first) => {
+  return peekable(ones(iterate()), (first) => {
     if (!first) throw new DataError(path, 1, undefined, "the file is empty");
     return columnNames ?? Object.keys(first.values);
   });

@@ -1,9 +1,9 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { UserError } from "../diagnostics/errors.js";
+import { describeFsError, UserError } from "../diagnostics/errors.js";
 import type { Spec } from "../spec/types.js";
 import type { EvaluationRecord } from "./train-options.js";
-import { describeFsError, makeFolder, writeFilesAtomic } from "./output.js";
+import { makeFolder, writeFilesAtomic } from "./output.js";
 
 /**
  * A training run's output folder. One run owns it: `run.json` marks whose it is, and `.lock` (created

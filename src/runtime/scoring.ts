@@ -56,14 +56,16 @@ export async function evaluateFile(session: ort.InferenceSession, manifest: Mani
     });
     batch = [];
   };
-  for await (const row of source.rows()) {
-    const labelled = labelRow(spec, row, file);
-    if (!labelled) {
-      skipped++;
-      continue;
+  for await (const chunk of source.chunks()) {
+    for (const row of chunk) {
+      const labelled = labelRow(spec, row, file);
+      if (!labelled) {
+        skipped++;
+        continue;
+      }
+      batch.push(labelled);
+      if (batch.length >= batchSize) await flush();
     }
-    batch.push(labelled);
-    if (batch.length >= batchSize) await flush();
   }
   await flush();
   if (labels.length === 0) throw nothingToEvaluate(file, skipped);

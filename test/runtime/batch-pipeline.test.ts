@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,7 +10,8 @@ import { DataError } from "../../src/runtime/cells.js";
 import { rowLookups } from "../../src/runtime/embedding-store.js";
 import { openRows } from "../../src/runtime/readers.js";
 import { labelRow, type LabelledRow } from "../../src/runtime/rows.js";
-import { bufferedShuffle, rowCodec } from "../../src/runtime/shuffle.js";
+import { bufferedShuffle } from "../../src/runtime/shuffle.js";
+import type { Spec } from "../../src/spec/types.js";
 import { compileText } from "../helpers/specs.js";
 import { syntheticCesaa, writeSynthetic } from "../helpers/synthetic.js";
 
@@ -39,19 +40,23 @@ async function collect(job: EpochJob): Promise<EpochBatch[]> {
   return out;
 }
 
-/** The same epoch on this thread, step by step. */
-async function expected(file: string, shuffleBuffer: number, stream: string, firstStep: number) {
-  const rowOf = rowLookups(spec, data, signature);
+/** The same epoch on this thread, step by step: rows labelled (those the domain policy skips left out), shuffled, cut and encoded. */
+async function expected(file: string, shuffleBuffer: number, stream: string, firstStep: number, s: Spec = spec) {
+  const rowOf = rowLookups(s, data, signature);
+  async function* labelled(): AsyncGenerator<LabelledRow> {
+    for await (const row of openRows(file, { positions: false }).rows()) {
+      const l = labelRow(s, row, file);
+      if (l) yield l;
+    }
+  }
   const batches: LabelledRow[][] = [[]];
-  for await (const row of bufferedShuffle(openRows(file, { positions: false }).rows(), shuffleBuffer, spec.train.seed, stream, rowCodec())) {
-    const l = labelRow(spec, row, file);
-    if (!l) continue;
-    if (batches[batches.length - 1].length === spec.train.batch_size) batches.push([]);
+  for await (const l of bufferedShuffle(labelled(), shuffleBuffer, s.train.seed, stream)) {
+    if (batches[batches.length - 1].length === s.train.batch_size) batches.push([]);
     batches[batches.length - 1].push(l);
   }
   return batches.map((b, i) => ({
     labels: Float32Array.from(b, (r) => r.label),
-    encoded: encodeRows(spec, signature, rowOf, b, b.map((r) => r.domain), file, stepSeed(spec.train.seed, firstStep + i)),
+    encoded: encodeRows(s, signature, rowOf, b, b.map((r) => r.domain), file, stepSeed(s.train.seed, firstStep + i)),
   }));
 }
 
@@ -81,6 +86,27 @@ test("an epoch's batches from the worker: every row once, in the shuffled order,
   const resumed = await collect({ ...job, skip: 3, firstStep: 14 });
   assert.deepEqual(resumed.slice(0, 3).map((b) => b.kind === "skipped" && b.rows), [32, 32, 32]);
   assert.deepEqual(resumed.slice(3), got.slice(3));
+});
+
+test("rows the domain policy skips are left out before the shuffle: every batch but the last is full", async () => {
+  const skipping: Spec = { ...spec, domain: { ...spec.domain, unknown: "skip" } };
+  const file = join(dir, "skip.csv");
+  const written = writeSynthetic(file, 300, 3);
+  // Every fifth row gets a domain the spec does not declare.
+  const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+  writeFileSync(file, lines.map((l, i) => (i > 0 && i % 5 === 0 ? l.replace(/,(news|video|shop),/, ",radio,") : l)).join("\n") + "\n");
+  const kept = written.labels.filter((_, i) => (i + 1) % 5 !== 0);
+  const got = await collect({ file, spec: skipping, signature, data, shuffleBuffer: 64, stream: "s", skip: 0, firstStep: 1 });
+  const want = await expected(file, 64, "s", 1, skipping);
+  assert.equal(got.length, Math.ceil(kept.length / 32));
+  got.forEach((b, i) => {
+    assert.equal(b.kind, "batch");
+    if (b.kind !== "batch") return;
+    assert.equal(b.labels.length, i < got.length - 1 ? 32 : kept.length - 32 * (got.length - 1));
+    assert.deepEqual(b.labels, want[i].labels);
+    assert.deepEqual(b.encoded, want[i].encoded);
+  });
+  assert.equal(got.reduce((a, b) => a + (b.kind === "batch" ? b.labels.reduce((x, y) => x + y, 0) : 0), 0), kept.reduce((a, x) => a + x, 0));
 });
 
 test("a bad row or a missing column found by the worker is the same positioned data error", async () => {

@@ -15,6 +15,17 @@ async function all(rows: AsyncIterable<RawRow>): Promise<RawRow[]> {
   return out;
 }
 
+/** A source's rows taken through `chunks()`, and how many chunks they came in. */
+async function chunked(source: { chunks(): AsyncIterable<Iterable<RawRow>> }): Promise<{ rows: RawRow[]; chunks: number }> {
+  const rows: RawRow[] = [];
+  let chunks = 0;
+  for await (const chunk of source.chunks()) {
+    chunks++;
+    for (const r of chunk) rows.push(r);
+  }
+  return { rows, chunks };
+}
+
 test("CSV parsed in a worker gives the same rows, in order, as on the main thread", async () => {
   const lines = ["a,b,c", ...Array.from({ length: 5000 }, (_, i) => `${i},"x, ${i}",${i % 7 === 0 ? "" : "\"q\"\"z\""}`)];
   writeFileSync(join(dir, "big.csv"), lines.join("\r\n") + "\r\n");
@@ -22,6 +33,7 @@ test("CSV parsed in a worker gives the same rows, in order, as on the main threa
   assert.deepEqual(await worker.columns(), ["a", "b", "c"]);
   const main = await all(openRows(join(dir, "big.csv"), { positions: false }).rows());
   assert.deepEqual(await all(worker.rows()), main);
+  assert.deepEqual((await chunked(openRows(join(dir, "big.csv"), { positions: false, worker: true }))).rows, main);
   assert.equal(main.length, 5000);
   assert.deepEqual(main[1].values, { a: "1", b: "x, 1", c: 'q"z' });
 });
@@ -48,6 +60,12 @@ test("passes without positions split plain CSV natively and read exactly what cs
     assert.equal(fast.length, exact.length, name);
     assert.ok(exact.length >= 2000, name);
     assert.deepEqual(fast.map((r) => r.values), exact.map((r) => r.values), name);
+    // In chunks (columns asked for first, as the training loop does), the same rows again.
+    const source = openRows(file, { positions: false });
+    assert.deepEqual(await source.columns(), ["id", "text", "wide", "x"], name);
+    const inChunks = await chunked(source);
+    assert.deepEqual(inChunks.rows.map((r) => r.values), exact.map((r) => r.values), name);
+    if (name === "plain") assert.ok(inChunks.chunks >= 3 && inChunks.chunks < 100, `a read's rows per chunk, not one each: ${inChunks.chunks}`);
   }
   writeFileSync(join(dir, "ragged-late.csv"), "a,b\n" + "1,2\n".repeat(100_000) + "3\n");
   await assert.rejects(all(openRows(join(dir, "ragged-late.csv"), { positions: false }).rows()), /ragged-late\.csv:100002: row has 1 fields but the header has 2/);
@@ -82,8 +100,9 @@ test("the shuffle buffer's byte store gives back every value it was given, acros
   const mirror: unknown[] = [];
   let s = 7;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const values = ["", "plain", "ünïcödé ✓ 𝄞", "a\ud800b", "x".repeat(5000), { kept: "as is" }, 42];
-  const pick = (k: number) => (k < values.length ? values[k] : `row ${k} ${"y".repeat(k % 97)}`);
+  const values = ["", "plain", "ünïcödé ✓ 𝄞", "a\ud800b", "x".repeat(5000), { kept: "as is" }, 42, new Int32Array(0), Int32Array.of(-1, 2 ** 31 - 1, -(2 ** 31))];
+  // Strings of every length between records, so records land at every byte offset before alignment.
+  const pick = (k: number) => (k < values.length ? values[k] : k % 3 === 0 ? Int32Array.from({ length: k % 23 }, (_, i) => k * 1000 + i - 7) : `row ${k} ${"y".repeat(k % 97)}`);
   for (let i = 0; i < 40; i++) {
     slots.push(pick(i));
     mirror.push(pick(i));
@@ -101,4 +120,10 @@ test("the shuffle buffer's byte store gives back every value it was given, acros
     }
   }
   assert.deepEqual(Array.from({ length: 40 }, (_, i) => slots.get(i)), mirror);
+  // A record behind a string of odd length, moved by a compaction, still reads back whole.
+  const moved = new WaitingRows<unknown>(3);
+  moved.push("abc");
+  moved.push(Int32Array.of(1, -2, 3));
+  moved.push("x".repeat(70_000));
+  assert.deepEqual([moved.get(0), moved.get(1)], ["abc", Int32Array.of(1, -2, 3)]);
 });
