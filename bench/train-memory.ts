@@ -53,7 +53,9 @@ export async function measureTrainMemory(rows = 2_000_000, ids = 1_000_000): Pro
     const child = spawnSync(process.execPath, ["--import", `${root}dist/bench/peak-rss.js`, `${root}bin/mdr.js`, "train", join(dir, "spec.mdr"), "--data", join(dir, "train.csv"), "--valid", join(dir, "valid.csv"), "-o", join(dir, "run"), "--epochs", "1", "--threads", "1"], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const seconds = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`mdr train failed: ${child.stderr.slice(-2000)}`);
-    const peak = Number(/peak_rss_bytes (\d+)/.exec(child.stderr)?.[1]);
+    const peaks = [...child.stderr.matchAll(/peak_rss_bytes (\d+)/g)].map((m) => Number(m[1]));
+    if (peaks.length !== 1) throw new Error(`expected one peak memory report from mdr train, got ${peaks.length}`);
+    const peak = peaks[0];
     const loop = Number(/\((\d+) rows\/s/.exec(child.stderr)?.[1]);
     const stepAfter = (await benchTrainStep(compiled, compiled.train.batch_size, 1, { seconds: 10 })).rows_per_s;
     const step = Math.round((stepBefore + stepAfter) / 2);
