@@ -12,6 +12,9 @@ import { timeIt } from "../src/runtime/benchmark.js";
 import { createSession } from "../src/runtime/session.js";
 import { bestTorchRun, loadSpec, pythonWithTorch, rangedFields, root } from "./util.js";
 
+/** Turns of the side-by-side measurements. */
+const ROUNDS = 3;
+
 interface TorchInference {
   threads: number;
   /** PyTorch eager, sparse dispatch (index_add), no_grad. */
@@ -49,14 +52,22 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
       const path = join(dir, `dense_t${threads}.onnx`);
       const r = bestTorchRun<{ eager_rows_per_s: number; torch: string; blas: string }>(python, ["infer", String(threads), String(n), "2", path], threads, "eager_rows_per_s");
       const session = await createSession(path, { threads });
-      const ms = await timeIt(() => session.run(feeds), 1.5);
+      // In turns, the best of each kept: the second core's speed swings within seconds on these VMs, and
+      // one measurement each, one after the other, once put the same kernels 34% apart.
+      let exported = 0;
+      let sparse = 0;
+      let dense = 0;
+      let eager = r.eager_rows_per_s;
+      for (let round = 0; round < ROUNDS; round++) {
+        if (round > 0) eager = Math.max(eager, bestTorchRun<{ eager_rows_per_s: number }>(python, ["infer", String(threads), String(n), "2", join(dir, "again.onnx")], threads, "eager_rows_per_s").eager_rows_per_s);
+        exported = Math.max(exported, Math.round((n * 1000) / (await timeIt(() => session.run(feeds), 1))));
+        sparse = Math.max(sparse, (await measure(small, "sparse", n, threads)).rows_per_s);
+        dense = Math.max(dense, (await measure(small, "dense", n, threads)).rows_per_s);
+      }
       await session.release();
-      const exported = Math.round((n * 1000) / ms);
-      const sparse = (await measure(small, "sparse", n, threads)).rows_per_s;
-      const dense = (await measure(small, "dense", n, threads)).rows_per_s;
       const f = (x: number) => x.toLocaleString("en-US");
-      console.log(`  PyTorch ${r.torch} (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${n}: eager ${f(r.eager_rows_per_s)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)}`);
-      out.push({ threads, eager: r.eager_rows_per_s, export: exported, sparse, dense });
+      console.log(`  PyTorch ${r.torch} (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${n}: eager ${f(eager)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)} (best of ${ROUNDS} turns each)`);
+      out.push({ threads, eager, export: exported, sparse, dense });
     }
     return out;
   } finally {

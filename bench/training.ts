@@ -30,6 +30,9 @@ export async function measureTraining(spec: Spec, dispatch: DispatchMode | undef
   return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: r.rows_per_s, step_ms: Number(r.ms.toFixed(2)) };
 }
 
+/** Turns of the side-by-side measurements. */
+const ROUNDS = 3;
+
 /**
  * PyTorch eager on the same architecture (bench/pytorch/cesaa_small.py), when python3 with torch is
  * installed (Debian: python3-torch); undefined otherwise, and the summary says "not measured".
@@ -43,10 +46,18 @@ async function pytorchReference(small: Spec): Promise<{ threads: number; batch: 
   const out: { threads: number; batch: number; rows_per_s: number; mdrc: number }[] = [];
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
-      const r = bestTorchRun<{ threads: number; batch: number; rows_per_s: number; torch: string; blas: string }>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
-      // mdrc again, right beside it: these machines' speed drifts within minutes.
-      const mdrc = (await measureTraining(small, "sparse", batch, threads)).rows_per_s;
-      console.log(`  PyTorch ${r.torch} eager (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")}`);
+      // PyTorch and mdrc in turns, the best of each kept: these machines' speed drifts within minutes, and
+      // the second core's within seconds.
+      let r = bestTorchRun<{ threads: number; batch: number; rows_per_s: number; torch: string; blas: string }>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
+      let mdrc = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        if (round > 0) {
+          const again = bestTorchRun<typeof r>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
+          if (again.rows_per_s > r.rows_per_s) r = again;
+        }
+        mdrc = Math.max(mdrc, (await measureTraining(small, "sparse", batch, threads)).rows_per_s);
+      }
+      console.log(`  PyTorch ${r.torch} eager (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")} (best of ${ROUNDS} turns each)`);
       out.push({ ...r, mdrc });
     }
   }
