@@ -18,7 +18,7 @@ export interface CompileOptions {
   externalDataAbove?: number;
   /** Trained values of parameters (and embedding tables), by parameter name, replacing the initial ones. */
   weights?: Map<string, Float32Array>;
-  /** Initializers (by name) made graph inputs the caller feeds at every run, not written into the model. */
+  /** Embedding tables (by initializer name) made graph inputs the caller feeds at every run, not written into the model. */
   weightsAsInputs?: ReadonlySet<string>;
 }
 
@@ -56,7 +56,8 @@ export function specHash(spec: Spec): string {
 export function compileInference(spec: Spec, options: CompileOptions = {}): CompiledInference {
   const opset = options.opset ?? DEFAULT_OPSET;
   const data = options.data ?? emptyModelData();
-  const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs, weights: options.weights });
+  const tablesFed = (options.weightsAsInputs?.size ?? 0) > 0;
+  const built = buildModel(spec, data, { opset, dispatch: options.dispatch, debugOutputs: options.debugOutputs, weights: options.weights, tablesFed });
   return packageModel(spec, built, data, options);
 }
 

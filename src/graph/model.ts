@@ -54,7 +54,7 @@ export function buildModel(spec: Spec, data: ModelData, options: BuildOptions): 
   const plan = resolve(spec, { dispatch: options.dispatch, data });
   const g = new Graph(options.opset, options.training ?? false);
   g.trained = options.weights;
-  const features = (g.training ? buildTrainingFeatures : buildInferenceFeatures)(g, spec, data, spec.train.seed);
+  const features = g.training ? buildTrainingFeatures(g, spec, data, spec.train.seed) : buildInferenceFeatures(g, spec, data, spec.train.seed, true, options.tablesFed);
   const ctx = buildComponents(g, plan, features, options);
   const tower = plan.tower;
   let logit2d = g.scope(`tower.${tower.name}`, () => towerLogit(ctx, tower));

@@ -24,6 +24,11 @@ export interface BuildOptions {
   training?: boolean;
   /** Trained weights the inference graph will carry (embedding tables take them without drawing initial values). */
   weights?: Map<string, Float32Array>;
+  /**
+   * The embedding tables will be graph inputs fed at every run (training's evaluations), not initializers:
+   * each field then gathers from its own table, as a Concat of fed tables would copy them at every run.
+   */
+  tablesFed?: boolean;
 }
 
 /** A component's output builder, by kind (pools: the mean of their experts, when read as an input). */

@@ -12,11 +12,13 @@ import { lookupTable, multiValued, numeric, numericRun, PipelineState, rangeInde
  * code. Categories → rows via LabelEncoder (row 0 is out-of-vocabulary), multi-valued cells → masked
  * mean/sum, numerics → normalised (missing values per the field's policy), domain values → ids.
  */
-export function buildInferenceFeatures(g: Graph, spec: Spec, data: ModelData, seed: number, withDomain = true): FeatureGraph {
+export function buildInferenceFeatures(g: Graph, spec: Spec, data: ModelData, seed: number, withDomain = true, tablesFed = false): FeatureGraph {
   const s = new PipelineState(g, spec, data, seed);
   // Consecutive fields of one kind are looked up together: fewer, larger nodes, which is what makes
-  // single-row latency low. Field order in x stays the spec's order.
-  const parts = runsOf(spec.features).map((run) => g.scope(`features.${run.map((f) => f.name).join("+")}`, () => {
+  // single-row latency low. Field order in x stays the spec's order. Categorical fields share a Gather
+  // through their tables' Concat, which ORT folds at load; tables fed at every run keep a Gather each.
+  const runs = runsOf(spec.features).flatMap((run) => (tablesFed && run[0].kind === "categorical" ? run.map((f) => [f]) : [run]));
+  const parts = runs.map((run) => g.scope(`features.${run.map((f) => f.name).join("+")}`, () => {
     const first = run[0];
     if (run.length > 1 && first.kind === "categorical") return categoricalRun(s, run as CategoricalFeature[]);
     if (run.length > 1 && first.kind === "numeric") return numericRun(g, run as NumericFeature[], data, s.input);
