@@ -159,7 +159,7 @@ export function encodeRecords(spec: Spec, signature: TrainStepSignature, records
     const rows = touched.get(l.table)!;
     const data = new BigInt64Array(ids.length);
     const words = int64Words(data);
-    for (let i = 0; i < ids.length; i++) setInt64(words, i, ids[i] < 0 ? -1 : positionOf(rows, ids[i]));
+    for (let i = 0; i < ids.length; i++) setInt64(words, i, ids[i] < 0 ? -1 : indexInSorted(rows, ids[i]));
     return { name: indexInput(l.feature), data, shape };
   });
   const numerics = layout.numerics.map(([column], k) => ({ name: column, data: floatsAt(records, SINGLES_AT + layout.singles + k) }));
@@ -177,7 +177,7 @@ function distinct(sorted: Int32Array): Int32Array {
 }
 
 /** Where `id` is in the ascending `rows` (it is there). */
-function positionOf(rows: Int32Array, id: number): number {
+function indexInSorted(rows: Int32Array, id: number): number {
   let lo = 0;
   let hi = rows.length - 1;
   while (lo < hi) {

@@ -26,8 +26,7 @@ export async function* csvRecordChunks(path: string, positions: boolean): AsyncG
         yield { record: header, line };
         continue;
       }
-      if (record.length !== width) throw new DataError(path, line, undefined, `row has ${record.length} fields but the header has ${width}`);
-      yield { record, line };
+      yield ofWidth(path, { record, line }, width);
     }
   };
   try {
@@ -54,6 +53,12 @@ function checkedHeader(path: string, line: number, record: string[]): string[] {
     seen.set(h, i);
   });
   return header;
+}
+
+/** A record of the header's width, or the error that names its line. */
+function ofWidth(path: string, r: CsvRecord, width: number): CsvRecord {
+  if (r.record.length !== width) throw new DataError(path, r.line, undefined, `row has ${r.record.length} fields but the header has ${width}`);
+  return r;
 }
 
 /** Records as csv-parse reads them (quoted fields, CRLF or CR, BOM), after the first `skip`. */
@@ -185,8 +190,7 @@ export async function* partRecords(path: string, part: CsvPart, width: number): 
         header = false;
         continue;
       }
-      if (r.record.length !== width) throw new DataError(path, r.line, undefined, `row has ${r.record.length} fields but the header has ${width}`);
-      yield r;
+      yield ofWidth(path, r, width);
     }
   };
   for (;;) {
