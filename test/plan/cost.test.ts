@@ -32,3 +32,16 @@ test("cost model of a PLE level with per-domain experts and a top-k router, comp
   const e = 9 * 6 + 6;
   assert.equal(r.denseParams, 2 * e + 3 * e + 6 * e + 3 * (9 * 3 + 3) + (9 * 6 + 6) + 7);
 });
+
+test("per-domain towers run every copy on every row only while that costs less than dispatching rows", () => {
+  // D = 3: all-rows adds 2 copies' multiply-adds; dispatching moves the input (128 wide) and output per row.
+  const towerOver = (layers: string) => {
+    const arch = `experts e { count: 1, layers: [128] }\n  tower head { per: domain, input: e, layers: [${layers}] }`;
+    const spec = compileText(withArchitecture(arch)).spec;
+    assert.ok(spec);
+    return resolve(spec).tower.strategy;
+  };
+  assert.equal(towerOver(""), "all-rows"); // 2 × 128 extra multiply-adds
+  assert.equal(towerOver("16"), "all-rows"); // 2 × (128·16 + 16) = 4,128
+  assert.equal(towerOver("64"), "dispatch"); // 2 × (128·64 + 64) = 16,512
+});
