@@ -14,7 +14,7 @@ export const SEPARATE_EXPERTS = 4;
  * What dispatching one float of a row to a per-domain copy costs, in multiply-adds. Measured on 2 cores
  * at batch 4,096 (train step and inference): a tower [64] over a 128-wide input with 3 domains (16.5k
  * extra multiply-adds when every copy runs) is 5–6% faster dispatched; a tower [16] (4.1k) runs as fast
- * either way; MovieLens's towers [32] over 32 with 6 domains (5.3k) are 9–23% faster dispatched.
+ * either way; MovieLens's towers [32] over 32 with 6 domains (5.3k) are 10–29% faster dispatched.
  */
 const DISPATCH_MACS_PER_FLOAT = 48;
 
@@ -78,7 +78,7 @@ export function resolve(spec: Spec, options: ResolveOptions = {}): ModelPlan {
   // and scatters, forward and backward; running every copy on every row costs (D − 1) extra copies. The
   // cheaper one wins.
   const strategy = (inWidth: number, layers: number[]): PerDomainStrategy =>
-    ((D - 1) * mlpCost(inWidth, layers).macs <= DISPATCH_MACS_PER_FLOAT * (inWidth + layers[layers.length - 1]) ? "all-rows" : "dispatch");
+    ((D - 1) * mlpCost(inWidth, layers).macs <= DISPATCH_MACS_PER_FLOAT * (inWidth + (layers.at(-1) ?? inWidth)) ? "all-rows" : "dispatch");
   for (const s of stars) s.strategy = strategy(s.input.width, s.spec.layers);
   if (tower.strategy !== "shared") tower.strategy = strategy(tower.input.width, [...t.layers, tower.width]);
   return plan;
