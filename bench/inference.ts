@@ -10,10 +10,7 @@ import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { timeIt } from "../src/runtime/benchmark.js";
 import { createSession } from "../src/runtime/session.js";
-import { bestTorchRun, loadSpec, pythonWithTorch, rangedFields, root } from "./util.js";
-
-/** Turns of the side-by-side measurements. */
-const ROUNDS = 3;
+import { bestTorchRun, loadSpec, pythonWithTorch, rangedFields, root, TURNS } from "./util.js";
 
 interface TorchInference {
   threads: number;
@@ -52,13 +49,13 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
       const path = join(dir, `dense_t${threads}.onnx`);
       const r = bestTorchRun<{ eager_rows_per_s: number; torch: string; blas: string }>(python, ["infer", String(threads), String(n), "2", path], threads, "eager_rows_per_s");
       const session = await createSession(path, { threads });
-      // In turns, the best of each kept: the second core's speed swings within seconds on these VMs, and
-      // one measurement each, one after the other, once put the same kernels 34% apart.
+      // In turns (TURNS), the best of each kept: one measurement each, one after the other, once put the
+      // same kernels 34% apart.
       let exported = 0;
       let sparse = 0;
       let dense = 0;
       let eager = r.eager_rows_per_s;
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < TURNS; round++) {
         if (round > 0) eager = Math.max(eager, bestTorchRun<{ eager_rows_per_s: number }>(python, ["infer", String(threads), String(n), "2", join(dir, "again.onnx")], threads, "eager_rows_per_s").eager_rows_per_s);
         exported = Math.max(exported, Math.round((n * 1000) / (await timeIt(() => session.run(feeds), 1))));
         sparse = Math.max(sparse, (await measure(small, "sparse", n, threads)).rows_per_s);
@@ -66,7 +63,7 @@ async function pytorchInference(small: Spec): Promise<TorchInference[] | undefin
       }
       await session.release();
       const f = (x: number) => x.toLocaleString("en-US");
-      console.log(`  PyTorch ${r.torch} (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${n}: eager ${f(eager)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)} (best of ${ROUNDS} turns each)`);
+      console.log(`  PyTorch ${r.torch} (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${n}: eager ${f(eager)} rows/s; ONNX Runtime on its dense export ${f(exported)} rows/s; beside them mdrc sparse ${f(sparse)}, dense ${f(dense)} (best of ${TURNS} turns each)`);
       out.push({ threads, eager, export: exported, sparse, dense });
     }
     return out;

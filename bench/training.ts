@@ -8,7 +8,7 @@ import { benchTrainStep } from "../src/runtime/benchmark.js";
 import { compileSpecSource } from "../src/compiler/frontend.js";
 import type { Spec } from "../src/spec/types.js";
 import { chainRowsPerSecond, gemmChainModel } from "./feeds.js";
-import { bestTorchRun, loadSpec, pythonWithTorch, root } from "./util.js";
+import { bestTorchRun, loadSpec, pythonWithTorch, root, TURNS } from "./util.js";
 
 
 export interface TrainingRow extends Record<string, string | number> {
@@ -30,9 +30,6 @@ export async function measureTraining(spec: Spec, dispatch: DispatchMode | undef
   return { model: spec.model, dispatch: dispatch ?? "spec", threads, batch, rows_per_s: r.rows_per_s, step_ms: Number(r.ms.toFixed(2)) };
 }
 
-/** Turns of the side-by-side measurements. */
-const ROUNDS = 3;
-
 /**
  * PyTorch eager on the same architecture (bench/pytorch/cesaa_small.py), when python3 with torch is
  * installed (Debian: python3-torch); undefined otherwise, and the summary says "not measured".
@@ -46,18 +43,17 @@ async function pytorchReference(small: Spec): Promise<{ threads: number; batch: 
   const out: { threads: number; batch: number; rows_per_s: number; mdrc: number }[] = [];
   for (const threads of [1, 2]) {
     for (const batch of [512, 4096]) {
-      // PyTorch and mdrc in turns, the best of each kept: these machines' speed drifts within minutes, and
-      // the second core's within seconds.
+      // PyTorch and mdrc in turns (TURNS), the best of each kept.
       let r = bestTorchRun<{ threads: number; batch: number; rows_per_s: number; torch: string; blas: string }>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
       let mdrc = 0;
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < TURNS; round++) {
         if (round > 0) {
           const again = bestTorchRun<typeof r>(python, [String(threads), String(batch), "2"], threads, "rows_per_s");
           if (again.rows_per_s > r.rows_per_s) r = again;
         }
         mdrc = Math.max(mdrc, (await measureTraining(small, "sparse", batch, threads)).rows_per_s);
       }
-      console.log(`  PyTorch ${r.torch} eager (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")} (best of ${ROUNDS} turns each)`);
+      console.log(`  PyTorch ${r.torch} eager (${r.blas}, best setting: ${r.setting}) cesaa_small threads ${threads} batch ${String(batch).padStart(5)}: ${r.rows_per_s.toLocaleString("en-US").padStart(9)} rows/s; beside it mdrc ${mdrc.toLocaleString("en-US")} (best of ${TURNS} turns each)`);
       out.push({ ...r, mdrc });
     }
   }
@@ -103,8 +99,9 @@ export async function benchTraining(): Promise<{ rows: TrainingRow[]; summary: R
       vsTorch[`mdrc_over_pytorch_b${batch}_t${threads}`] = t ? Number((t.mdrc / t.rows_per_s).toFixed(2)) : "not measured";
     }
   }
-  const torch4096 = (threads: number) => torch?.find((r) => r.threads === threads && r.batch === 4096)?.rows_per_s;
-  const mdrc4096 = (threads: number) => torch?.find((r) => r.threads === threads && r.batch === 4096)?.mdrc ?? at(threads, 4096);
+  const turns4096 = (threads: number) => torch?.find((r) => r.threads === threads && r.batch === 4096);
+  const torch4096 = (threads: number) => turns4096(threads)?.rows_per_s;
+  const mdrc4096 = (threads: number) => turns4096(threads)?.mdrc ?? at(threads, 4096);
   const small10k = log(await measureTraining(withBigTable(10_000), "sparse", 512, 1));
   const big1m = log(await measureTraining(withBigTable(1_000_000), "sparse", 512, 1));
   // Peak memory: a 10^6 × 16 table with Adam holds 3 × 64 MB (values, m, v); the whole process must stay under 3× that.

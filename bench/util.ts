@@ -41,6 +41,12 @@ export function rangedFields(spec: Spec): { column: string; ids: number }[] {
   return spec.features.flatMap((f) => (f.kind === "categorical" && f.range ? [{ column: f.column, ids: f.range[1] - f.range[0] + 1 }] : []));
 }
 
+/**
+ * Turns of the side-by-side measurements against PyTorch, the best of each side kept: these machines' speed
+ * drifts within minutes, and the second core's within seconds.
+ */
+export const TURNS = 3;
+
 let python: string | null | undefined;
 
 /** $PYTHON, else python3 on the PATH, else Debian's own (a pyenv python3 may shadow it): the first that imports torch. */

@@ -5,16 +5,9 @@ import { DataError } from "./cells.js";
 /**
  * A CSV file's records, the header first (trimmed, checked for repeated names), every row checked to have
  * the header's field count. Without positions the record number stands in for the line (exact unless
- * cells span lines).
- */
-export async function* csvRecords(path: string, positions: boolean): AsyncGenerator<CsvRecord> {
-  for await (const chunk of csvRecordChunks(path, positions)) yield* chunk;
-}
-
-/**
- * `csvRecords` a read chunk at a time: a loop over a file's records then awaits once per chunk, not once
- * per record (each await costs microseconds, more than splitting the line). Each chunk is checked and split
- * as it is iterated, and must be taken whole before the next is asked for.
+ * cells span lines). They come a read chunk at a time: a loop over a file's records then awaits once per
+ * chunk, not once per record (each await costs microseconds, more than splitting the line). Each chunk is
+ * checked and split as it is iterated, and must be taken whole before the next is asked for.
  */
 export async function* csvRecordChunks(path: string, positions: boolean): AsyncGenerator<Iterable<CsvRecord>> {
   let width: number | undefined;
